@@ -1,0 +1,59 @@
+# Two commands matter: `make up` (run it) and `make test` (test it). `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down status logs test test-unit lint format lock clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip sync -q --python $(PY) requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+install: $(STAMP) ## create .venv and install the locked dependencies
+
+up: $(STAMP) ## start the embedded stack (Kafka, MongoDB, PostgreSQL, Redis) and every service
+	$(PY) -m fraudcore.stack up
+
+down: $(STAMP) ## stop everything `make up` started
+	$(PY) -m fraudcore.stack down
+
+status: $(STAMP) ## show each process of the embedded stack and its port
+	$(PY) -m fraudcore.stack status
+
+logs: $(STAMP) ## follow the logs of the embedded stack (make logs S=api for one)
+	$(PY) -m fraudcore.stack logs $(S)
+
+test: $(STAMP) ## run the whole test suite (starts its own embedded servers)
+	$(PY) -m pytest
+
+test-unit: $(STAMP) ## the fast loop: tests that need no server
+	$(PY) -m pytest -m unit
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## ruff format and fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lock: ## re-resolve requirements.lock from pyproject.toml
+	uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --prerelease=if-necessary-or-explicit \
+	  --no-header -o requirements.lock
+
+clean: ## stop the stack, delete its data (.stack) and the virtualenv
+	@if [ -x $(PY) ]; then $(PY) -m fraudcore.stack clean; fi
+	rm -rf $(VENV) .stack

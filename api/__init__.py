@@ -1,0 +1,1 @@
+"""FastAPI service: REST, WebSocket live stream, analyst feedback; health and metrics."""

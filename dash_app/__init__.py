@@ -1,0 +1,1 @@
+"""Dash dashboard (port 8050): live operations monitor reading Redis."""

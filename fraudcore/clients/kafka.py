@@ -1,0 +1,138 @@
+"""Kafka producer, consumer and admin factories (kafka-python), and topic creation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import IncompatibleBrokerVersion
+
+from fraudcore.clients.retry import wait_until_ready
+from fraudcore.logging import get_logger
+from fraudcore.settings import KafkaSettings, Settings, TopicSpec
+
+log = get_logger(__name__)
+TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+
+
+def _common(kafka: KafkaSettings, client_id: str | None) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": kafka.servers,
+        "client_id": client_id or kafka.client_id,
+        "request_timeout_ms": kafka.request_timeout_ms,
+    }
+
+
+def make_producer(settings: Settings, client_id: str | None = None, **overrides: Any) -> KafkaProducer:
+    """A producer that waits for the broker's acknowledgement of every record."""
+    kafka = settings.kafka
+    config: dict[str, Any] = {
+        **_common(kafka, client_id),
+        "acks": "all",
+        "enable_idempotence": kafka.enable_idempotence,
+        "linger_ms": kafka.producer_linger_ms,
+        "retries": 5,
+        "max_in_flight_requests_per_connection": 1 if not kafka.enable_idempotence else 5,
+        "compression_type": None,
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def make_consumer(
+    settings: Settings, group_id: str, *topics: str, client_id: str | None = None, **overrides: Any
+) -> KafkaConsumer:
+    """A consumer in ``group_id`` that never commits by itself: the caller commits after writing."""
+    kafka = settings.kafka
+    config: dict[str, Any] = {
+        **_common(kafka, client_id),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": kafka.session_timeout_ms,
+        "heartbeat_interval_ms": kafka.heartbeat_interval_ms,
+        "max_poll_records": kafka.max_poll_records,
+    }
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    if topics:
+        consumer.subscribe(list(topics))
+    return consumer
+
+
+def make_admin(settings: Settings, client_id: str | None = None) -> KafkaAdminClient:
+    return KafkaAdminClient(**_common(settings.kafka, client_id))
+
+
+def wait_kafka(settings: Settings, timeout_s: float = 60.0) -> KafkaAdminClient:
+    """An admin client, once the broker answers metadata requests."""
+
+    def probe() -> KafkaAdminClient:
+        admin = make_admin(settings, "fraud-ready-probe")
+        try:
+            admin.list_topics()
+        except Exception:
+            admin.close()
+            raise
+        return admin
+
+    return wait_until_ready("Kafka", probe, timeout_s, settings.kafka.bootstrap_servers)
+
+
+def ensure_topics(admin: KafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    """Create missing topics with their partition counts and configs; grow short ones.
+
+    Idempotent, and safe when several services bootstrap at once. Returns the names it
+    created. The embedded broker auto-creates topics with 4 partitions and keeps no
+    configs unless asked, so every topic is created here, explicitly, before any
+    service produces to it.
+    """
+    existing = set(admin.list_topics())
+    missing = {
+        spec.name: {
+            "num_partitions": spec.partitions,
+            "replication_factor": 1,
+            "configs": {"retention.ms": str(spec.retention_ms)},
+        }
+        for spec in specs
+        if spec.name not in existing
+    }
+    created: list[str] = []
+    if missing:
+        response = admin.create_topics(missing, raise_errors=False, wait_for_metadata=True)
+        for topic in response["topics"]:
+            if topic["error_code"] == 0:
+                created.append(topic["name"])
+            elif topic["error_code"] != TOPIC_ALREADY_EXISTS:  # lost a race with another service: fine
+                raise RuntimeError(f"cannot create topic {topic['name']}: {topic['error_message']}")
+        log.info("created topics", topics=created)
+    _grow_partitions(admin, specs)
+    return created
+
+
+def _grow_partitions(admin: KafkaAdminClient, specs: list[TopicSpec]) -> None:
+    counts = partition_counts(admin, [s.name for s in specs])
+    grow = {s.name: s.partitions for s in specs if 0 < counts.get(s.name, 0) < s.partitions}
+    if grow:
+        try:
+            admin.create_partitions(grow)
+            log.info("added partitions", topics=grow)
+        except IncompatibleBrokerVersion:
+            log.warning(
+                "this broker cannot add partitions (the embedded tansu broker cannot); topics keep their "
+                "partition count until recreated",
+                topics=grow,
+                partitions={name: counts[name] for name in grow},
+            )
+    for spec in specs:
+        if counts.get(spec.name, 0) > spec.partitions:
+            log.warning(
+                "topic has more partitions than configured; Kafka cannot shrink a topic",
+                topic=spec.name,
+                partitions=counts[spec.name],
+                configured=spec.partitions,
+            )
+
+
+def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    return {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names) if not t.get("error_code")}

@@ -1,0 +1,270 @@
+"""The one configuration of every service, read from the environment (and `.env`).
+
+Every service calls :func:`get_settings` once at start-up. Nested groups map to
+environment variables with a double underscore, e.g. ``KAFKA__BOOTSTRAP_SERVERS``
+or ``TOPICS__TRANSACTIONS__PARTITIONS``. The defaults serve the embedded stack
+(``make up``); Docker Compose overrides them through the environment.
+
+A wrong setting fails at start-up with a message naming the variable:
+
+>>> try:
+...     load_settings(_env_file=None, api={"port": 70000})
+... except SettingsError as exc:
+...     print(exc)
+Invalid configuration:
+  API__PORT = 70000: Input should be less than or equal to 65535
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    MongoDsn,
+    PostgresDsn,
+    RedisDsn,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_NESTED_DELIMITER = "__"
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", ""})
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TopicSpec(_Group):
+    """A Kafka topic, its partition count and the configs it is created with."""
+
+    name: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._\-]+$")
+    partitions: int = Field(default=4, ge=1, le=1024)
+    retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+
+
+class TopicSettings(_Group):
+    """Every topic of the pipeline. Names and partition counts live only here."""
+
+    transactions: TopicSpec = TopicSpec(name="transactions", partitions=4)
+    fraud: TopicSpec = TopicSpec(name="fraud", partitions=2)
+    legit: TopicSpec = TopicSpec(name="legit", partitions=4)
+    labels: TopicSpec = TopicSpec(name="labels", partitions=2)
+    dead_letters: TopicSpec = TopicSpec(name="dead-letters", partitions=1, retention_ms=30 * 24 * 3600 * 1000)
+
+    def all(self) -> list[TopicSpec]:
+        return [self.transactions, self.fraud, self.legit, self.labels, self.dead_letters]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, data: Any) -> Any:
+        # TOPICS__FRAUD__PARTITIONS=6 alone keeps the fraud topic's default name and retention
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for field_name, field in cls.model_fields.items():
+            given = data.get(field_name)
+            if isinstance(given, dict) and isinstance(field.default, TopicSpec):
+                merged[field_name] = {**field.default.model_dump(), **given}
+        return merged
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> TopicSettings:
+        names = [t.name for t in self.all()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"TOPICS__*__NAME must be distinct, got {names}")
+        return self
+
+
+class KafkaSettings(_Group):
+    """Broker address and client knobs.
+
+    The defaults suit both real Kafka and the embedded tansu broker: short group
+    session timeouts (tansu holds a group join for about half of it) and no idempotent
+    producer (kafka-python's fails every send after a tansu restart).
+    """
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "fraud"
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=1000, ge=100)
+    request_timeout_ms: int = Field(default=30000, ge=1000)
+    enable_idempotence: bool = False
+    producer_linger_ms: int = Field(default=5, ge=0)
+    max_poll_records: int = Field(default=2000, ge=1)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        bad = [s for s in servers if not _HOST_PORT.match(s) or not 0 < int(s.rsplit(":", 1)[1]) < 65536]
+        if not servers or bad:
+            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _heartbeat_below_session(self) -> KafkaSettings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError(
+                "KAFKA__HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA__SESSION_TIMEOUT_MS"
+            )
+        return self
+
+    @property
+    def servers(self) -> list[str]:
+        return self.bootstrap_servers.split(",")
+
+
+class MongoSettings(_Group):
+    """MongoDB connection. The embedded SecantusDB needs ``directConnection=true``."""
+
+    uri: MongoDsn = MongoDsn("mongodb://127.0.0.1:27017/?directConnection=true")
+    database: str = Field(default="fraud", min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    timeout_ms: int = Field(default=5000, ge=100)
+
+
+class PostgresSettings(_Group):
+    """PostgreSQL connection (a libpq URL)."""
+
+    dsn: PostgresDsn = PostgresDsn("postgresql://fraud:fraud@127.0.0.1:5432/fraud")
+    connect_timeout_s: int = Field(default=5, ge=1)
+
+    @property
+    def database(self) -> str:
+        return (urlsplit(str(self.dsn)).path or "/").lstrip("/") or "postgres"
+
+
+class RedisSettings(_Group):
+    """Redis connection."""
+
+    url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class ModelSettings(_Group):
+    """Where model versions live."""
+
+    dir: Path = Path("models")
+
+
+class ApiSettings(_Group):
+    """The FastAPI service."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    key: SecretStr = SecretStr("changethis")
+    cors_origins: list[str] = ["*"]
+    public_url: str = ""
+
+    @property
+    def url(self) -> str:
+        """The address a browser or a dashboard uses to reach the API."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"
+
+
+class StackSettings(_Group):
+    """Knobs of the embedded stack (``make up``); ignored under Docker Compose."""
+
+    data_dir: Path = Path(".stack")
+    postgres_os_user: str = Field(default="fraudpg", pattern=r"^[a-z_][a-z0-9_\-]{0,30}$")
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything a service may need. Built once per process by :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_ignore_empty=True,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="ignore",
+        frozen=True,
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    mongo: MongoSettings = MongoSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    models: ModelSettings = ModelSettings()
+    api: ApiSettings = ApiSettings()
+    stack: StackSettings = StackSettings()
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.api.key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "API__KEY is unset or a placeholder; set a real secret when ENVIRONMENT=production"
+            )
+        return self
+
+    def to_env(self) -> dict[str, str]:
+        """This configuration as environment variables, for child processes to read back."""
+        env: dict[str, str] = {}
+        _flatten(self.model_dump(mode="json"), "", env, self)
+        return env
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, str], settings: Settings) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}{ENV_NESTED_DELIMITER if prefix else ''}{key.upper()}", out, settings)
+    elif isinstance(value, list):
+        import json
+
+        out[prefix] = json.dumps(value)
+    elif prefix == "API__KEY":
+        out[prefix] = settings.api.key.get_secret_value()
+    else:
+        out[prefix] = str(value)
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names each offending variable."""
+
+
+def env_var_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable for a pydantic error location, e.g. ``KAFKA__BOOTSTRAP_SERVERS``."""
+    parts = [str(p).upper() for p in loc if not str(p).isdigit()]
+    return ENV_NESTED_DELIMITER.join(parts) or "(settings)"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, raising :class:`SettingsError` with readable lines."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            name = env_var_name(error["loc"])
+            value = error.get("input")
+            scalar = isinstance(value, str | int | float | bool)
+            secret = any(word in name for word in ("KEY", "DSN", "URI", "URL", "PASSWORD"))
+            shown = f" = {value}" if scalar and not secret else ""
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}{shown}: {message}")
+        raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return load_settings()

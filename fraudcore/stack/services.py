@@ -1,0 +1,25 @@
+"""The services the embedded stack runs after its servers, and where a user opens them.
+
+A service appears here once it exists; each runs as ``python -m <module>``, reading
+the same settings (handed down as environment variables) as the stack itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fraudcore.settings import Settings
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    description: str
+    url: Callable[[Settings], str] | None = None
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("api", "api", "REST API, OpenAPI docs and health", lambda s: f"{s.api.url}/docs"),
+)

@@ -1,0 +1,45 @@
+"""Helpers the tests share: free ports, throw-away settings, unique names."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fraudcore.settings import Settings, load_settings
+
+
+def free_port() -> int:
+    """A TCP port the OS says is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for an embedded stack on free ports, with its data in ``data_dir``; ignores `.env`."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "kafka": {
+            "bootstrap_servers": f"127.0.0.1:{free_port()}",
+            "session_timeout_ms": 2000,
+            "heartbeat_interval_ms": 500,
+        },
+        "mongo": {
+            "uri": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+            "database": "fraud_test",
+        },
+        "postgres": {"dsn": f"postgresql://fraud:fraud-test@127.0.0.1:{free_port()}/fraud_test"},
+        "redis": {"url": f"redis://127.0.0.1:{free_port()}/0"},
+        "api": {"port": free_port(), "key": "test-key"},
+        "models": {"dir": str(data_dir / "models")},
+        "stack": {"data_dir": str(data_dir), "ready_timeout_s": 60},
+    }
+    for key, value in overrides.items():
+        values[key] = {**values[key], **value} if isinstance(value, dict) and key in values else value
+    return load_settings(_env_file=None, **values)
