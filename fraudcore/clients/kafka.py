@@ -60,15 +60,21 @@ def make_consumer(
     return consumer
 
 
-def make_admin(settings: Settings, client_id: str | None = None) -> KafkaAdminClient:
-    return KafkaAdminClient(**_common(settings.kafka, client_id))
+def make_admin(
+    settings: Settings, client_id: str | None = None, timeout_ms: int | None = None
+) -> KafkaAdminClient:
+    """An admin client; ``timeout_ms`` bounds both finding the broker and each request."""
+    config = _common(settings.kafka, client_id)
+    if timeout_ms is not None:
+        config.update(request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
+    return KafkaAdminClient(**config)
 
 
 def wait_kafka(settings: Settings, timeout_s: float = 60.0) -> KafkaAdminClient:
     """An admin client, once the broker answers metadata requests."""
 
     def probe() -> KafkaAdminClient:
-        admin = make_admin(settings, "fraud-ready-probe")
+        admin = make_admin(settings, "fraud-ready-probe", timeout_ms=5000)
         try:
             admin.list_topics()
         except Exception:

@@ -246,6 +246,8 @@ class EmbeddedStack:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # as the servers themselves do: a port in TIME_WAIT after a restart is free to listen on
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
