@@ -41,9 +41,10 @@ test: $(STAMP) ## run the whole test suite (starts its own embedded servers)
 test-unit: $(STAMP) ## the fast loop: tests that need no server
 	$(PY) -m pytest -m unit
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and api
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP) ## ruff format and fix
 	$(VENV)/bin/ruff format .

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 
@@ -11,6 +13,9 @@ from fraudcore.settings import Settings
 # Collection name -> its secondary indexes. Kept deliberately few on the hot
 # `transactions` collection: every secondary index divides the embedded server's
 # insert rate (see ../shared/INFRA.md), and the transaction id is the `_id`.
+Document = dict[str, Any]
+Client = MongoClient[Document]
+
 INDEXES: dict[str, list[IndexModel]] = {
     "transactions": [],
     "pending_labels": [IndexModel([("labelled_at", ASCENDING)], name="labelled_at")],
@@ -18,7 +23,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-def make_mongo(settings: Settings) -> MongoClient:
+def make_mongo(settings: Settings) -> Client:
     timeout = settings.mongo.timeout_ms
     return MongoClient(
         str(settings.mongo.uri),
@@ -30,12 +35,12 @@ def make_mongo(settings: Settings) -> MongoClient:
     )
 
 
-def mongo_db(client: MongoClient, settings: Settings) -> Database:
+def mongo_db(client: Client, settings: Settings) -> Database[Document]:
     return client[settings.mongo.database]
 
 
-def wait_mongo(settings: Settings, timeout_s: float = 60.0) -> MongoClient:
-    def probe() -> MongoClient:
+def wait_mongo(settings: Settings, timeout_s: float = 60.0) -> Client:
+    def probe() -> Client:
         client = make_mongo(settings)
         try:
             client.admin.command("ping")
@@ -47,7 +52,7 @@ def wait_mongo(settings: Settings, timeout_s: float = 60.0) -> MongoClient:
     return wait_until_ready("MongoDB", probe, timeout_s, redact(str(settings.mongo.uri)))
 
 
-def ensure_indexes(db: Database) -> None:
+def ensure_indexes(db: Database[Document]) -> None:
     """Create every collection's indexes (idempotent: existing ones are left as they are)."""
     for collection, indexes in INDEXES.items():
         if indexes:

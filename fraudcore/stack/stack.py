@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +184,7 @@ class EmbeddedStack:
     def wait_servers(self) -> None:
         """Wait until each server answers; on failure, show the end of its log."""
         timeout = self.settings.stack.ready_timeout_s
-        probes = {
+        probes: dict[str, Callable[[], None]] = {
             "kafka": lambda: wait_kafka(self.settings, timeout).close(),
             "mongodb": lambda: wait_mongo(self.settings, timeout).close(),
             "postgres": lambda: wait_postgres(self.settings, timeout, dsn=self._maintenance_dsn()),
@@ -264,6 +264,6 @@ def _process(pid: int) -> psutil.Process | None:
 
 def _descendants(process: psutil.Process) -> list[psutil.Process]:
     try:
-        return process.children(recursive=True)
+        return list(process.children(recursive=True))
     except psutil.NoSuchProcess:
         return []
