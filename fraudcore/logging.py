@@ -41,9 +41,12 @@ def configure_logging(settings: Settings, service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # client libraries are chatty at INFO; their warnings still come through
-    for noisy in ("kafka", "pymongo", "urllib3", "httpx", "yoyo"):
+    # client libraries are chatty: their warnings still come through, but kafka-python's
+    # reconnect chatter is left out (our own retries log each wait, with what to do)
+    for noisy in ("pymongo", "urllib3", "httpx", "yoyo"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.getLogger("kafka").setLevel(max(level, logging.ERROR))
+    logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
     structlog.contextvars.bind_contextvars(service=service)
 
 

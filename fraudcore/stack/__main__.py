@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from fraudcore.clients.kafka import make_admin, partition_counts
 from fraudcore.clients.retry import redact
 from fraudcore.health import check_dependencies
 from fraudcore.logging import configure_logging
@@ -68,10 +69,29 @@ def cmd_status(stack: EmbeddedStack, _: argparse.Namespace) -> int:
         port = str(p.port or "")
         print(f"{p.group + ':' + p.name:<18}{p.state:<10}{p.pid:>8}{p.uptime_s:>8}s  {port:<6} {p.log}")  # noqa: T201
     print()  # noqa: T201
-    for dep in check_dependencies(stack.settings):
+    deps = check_dependencies(stack.settings)
+    for dep in deps:
         mark = f"ok ({dep.latency_ms:.0f} ms)" if dep.ok else f"DOWN: {dep.error}"
         print(f"{dep.name:<10} {mark}")  # noqa: T201
+    if all(d.ok for d in deps if d.name == "kafka"):
+        counts = _topic_partitions(stack.settings)
+        print("\ntopics (partitions): " + ", ".join(f"{n} ({c})" for n, c in counts.items()))  # noqa: T201
+        missing = [t.name for t in stack.settings.topics.all() if t.name not in counts]
+        if missing:
+            print(  # noqa: T201
+                f"missing topics: {', '.join(missing)}. The embedded broker keeps topics in memory and "
+                "loses them when it restarts; `make up` creates them again."
+            )
+            return 1
     return 0 if all(p.state == "RUNNING" for p in processes) else 1
+
+
+def _topic_partitions(settings: Settings) -> dict[str, int]:
+    admin = make_admin(settings, "fraud-status", timeout_ms=3000)
+    try:
+        return partition_counts(admin, sorted(admin.list_topics()))
+    finally:
+        admin.close()
 
 
 def cmd_logs(stack: EmbeddedStack, args: argparse.Namespace) -> int:

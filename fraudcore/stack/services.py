@@ -18,8 +18,15 @@ class Service:
     module: str
     description: str
     url: Callable[[Settings], str] | None = None
+    port: Callable[[Settings], int] | None = None
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("api", "api", "REST API, OpenAPI docs and health", lambda s: f"{s.api.url}/docs"),
+    Service(
+        "api",
+        "api",
+        "REST API, OpenAPI docs and health",
+        url=lambda s: f"{s.api.url}/docs",
+        port=lambda s: s.api.port,
+    ),
 )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -25,6 +25,7 @@ from fraudcore.clients.redis import wait_redis
 from fraudcore.logging import get_logger
 from fraudcore.settings import Settings
 from fraudcore.stack.servers import (
+    Endpoints,
     PostgresInstall,
     Program,
     StackError,
@@ -33,7 +34,7 @@ from fraudcore.stack.servers import (
     redis_program,
 )
 from fraudcore.stack.services import SERVICES, Service
-from fraudcore.stack.supervisor import SERVICES_GROUP, Paths, SupervisorClient, render_config
+from fraudcore.stack.supervisor import SERVERS_GROUP, SERVICES_GROUP, Paths, SupervisorClient, render_config
 
 log = get_logger(__name__)
 
@@ -70,7 +71,7 @@ class EmbeddedStack:
         """Start whatever is not running yet, wait for the servers, bootstrap, start the services."""
         if self.client.alive():
             log.info("embedded stack already running; reusing it", data_dir=str(self.paths.data_dir))
-            self.client.supervisor.startProcessGroup("servers", True)
+            self.client.supervisor.startProcessGroup(SERVERS_GROUP, True)
         else:
             self._start_supervisor()
         self.wait_servers()
@@ -109,14 +110,10 @@ class EmbeddedStack:
         shutil.rmtree(self.paths.data_dir, ignore_errors=True)
 
     # -- inspection ----------------------------------------------------------
-    def running(self) -> bool:
-        return self.client.alive()
-
     def status(self) -> list[ProcessStatus]:
         if not self.client.alive():
             return []
-        ports = {p.name: p.port for p in self._server_programs()}
-        ports.update({s.name: self.settings.api.port for s in self.services if s.name == "api"})
+        ports = self._ports()
         return [
             ProcessStatus(
                 name=info["name"],
@@ -137,6 +134,12 @@ class EmbeddedStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     # -- steps -------------------------------------------------------------
+    def _ports(self) -> dict[str, int]:
+        """Each server's and each service's port, from the settings."""
+        ports = {name: port for name, (_, port) in asdict(Endpoints.of(self.settings)).items()}
+        ports.update({s.name: s.port(self.settings) for s in self.services if s.port})
+        return ports
+
     def _server_programs(self) -> list[Program]:
         data = self.paths.data_dir
         return [
@@ -174,7 +177,12 @@ class EmbeddedStack:
         log.info("supervisord started", config=str(self.paths.config))
 
     def _check_ports_free(self) -> None:
-        busy = [f"{p.name} port {p.port}" for p in self._server_programs() if not _port_free(p.port)]
+        servers = asdict(Endpoints.of(self.settings))
+        busy = [
+            f"{name} port {port}"
+            for name, port in self._ports().items()
+            if name in servers and not _port_free(port)
+        ]
         if busy:
             raise StackError(
                 "ports already in use: " + ", ".join(busy) + ". Another stack (or a server) is running:"
