@@ -50,8 +50,8 @@ format: $(STAMP) ## ruff format and fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lock: ## re-resolve requirements.lock from pyproject.toml
-	uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 \
 	  --python-platform x86_64-unknown-linux-gnu --prerelease=if-necessary-or-explicit \
 	  --no-header -o requirements.lock
 
