@@ -17,6 +17,7 @@ Invalid configuration:
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -219,20 +220,17 @@ class Settings(BaseSettings):
     def to_env(self) -> dict[str, str]:
         """This configuration as environment variables, for child processes to read back."""
         env: dict[str, str] = {}
-        _flatten(self.model_dump(mode="json"), "", env, self)
+        _flatten(self.model_dump(mode="json"), "", env)
+        env["API__KEY"] = self.api.key.get_secret_value()  # dumped masked, handed down as it is
         return env
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, str], settings: Settings) -> None:
+def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(item, f"{prefix}{ENV_NESTED_DELIMITER if prefix else ''}{key.upper()}", out, settings)
+            _flatten(item, f"{prefix}{ENV_NESTED_DELIMITER if prefix else ''}{key.upper()}", out)
     elif isinstance(value, list):
-        import json
-
         out[prefix] = json.dumps(value)
-    elif prefix == "API__KEY":
-        out[prefix] = settings.api.key.get_secret_value()
     else:
         out[prefix] = str(value)
 
