@@ -10,12 +10,12 @@ from pymongo.database import Database
 from fraudcore.clients.retry import redact, wait_until_ready
 from fraudcore.settings import Settings
 
-# Collection name -> its secondary indexes. Kept deliberately few on the hot
-# `transactions` collection: every secondary index divides the embedded server's
-# insert rate (see ../shared/INFRA.md), and the transaction id is the `_id`.
 Document = dict[str, Any]
 Client = MongoClient[Document]
 
+# Collection name -> its secondary indexes. Kept deliberately few on the hot
+# `transactions` collection: every secondary index divides the embedded server's
+# insert rate (see ../shared/INFRA.md), and the transaction id is the `_id`.
 INDEXES: dict[str, list[IndexModel]] = {
     "transactions": [],
     "pending_labels": [IndexModel([("labelled_at", ASCENDING)], name="labelled_at")],

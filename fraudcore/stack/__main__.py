@@ -9,7 +9,7 @@ import time
 
 from fraudcore.clients.kafka import make_admin, partition_counts
 from fraudcore.clients.retry import redact
-from fraudcore.health import check_dependencies
+from fraudcore.health import PROBE_TIMEOUT_MS, check_dependencies
 from fraudcore.logging import configure_logging
 from fraudcore.settings import Settings, SettingsError, get_settings
 from fraudcore.stack.servers import StackError, package_dir
@@ -87,7 +87,7 @@ def cmd_status(stack: EmbeddedStack, _: argparse.Namespace) -> int:
 
 
 def _topic_partitions(settings: Settings) -> dict[str, int]:
-    admin = make_admin(settings, "fraud-status", timeout_ms=3000)
+    admin = make_admin(settings, "fraud-status", timeout_ms=PROBE_TIMEOUT_MS)
     try:
         return partition_counts(admin, sorted(admin.list_topics()))
     finally:

@@ -134,11 +134,15 @@ class EmbeddedStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     # -- steps -------------------------------------------------------------
+    def _server_ports(self) -> dict[str, int]:
+        return {name: port for name, (_, port) in asdict(Endpoints.of(self.settings)).items()}
+
     def _ports(self) -> dict[str, int]:
         """Each server's and each service's port, from the settings."""
-        ports = {name: port for name, (_, port) in asdict(Endpoints.of(self.settings)).items()}
-        ports.update({s.name: s.port(self.settings) for s in self.services if s.port})
-        return ports
+        return {
+            **self._server_ports(),
+            **{s.name: s.port(self.settings) for s in self.services if s.port},
+        }
 
     def _server_programs(self) -> list[Program]:
         data = self.paths.data_dir
@@ -177,12 +181,7 @@ class EmbeddedStack:
         log.info("supervisord started", config=str(self.paths.config))
 
     def _check_ports_free(self) -> None:
-        servers = asdict(Endpoints.of(self.settings))
-        busy = [
-            f"{name} port {port}"
-            for name, port in self._ports().items()
-            if name in servers and not _port_free(port)
-        ]
+        busy = [f"{name} port {port}" for name, port in self._server_ports().items() if not _port_free(port)]
         if busy:
             raise StackError(
                 "ports already in use: " + ", ".join(busy) + ". Another stack (or a server) is running:"
