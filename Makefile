@@ -8,10 +8,10 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean
+.PHONY: help install up down status logs test test-unit lint format lock clean history bench-simulator
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,7 +41,13 @@ test: $(STAMP) ## run the whole test suite (starts its own embedded servers)
 test-unit: $(STAMP) ## the fast loop: tests that need no server
 	$(PY) -m pytest -m unit
 
-lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and api
+history: $(STAMP) ## simulate 1M transactions into data/history (Parquet) for training
+	$(PY) -m simulator offline --out data/history --count 1000000 --seed 7
+
+bench-simulator: $(STAMP) ## the simulator's live rate against the running stack (make up first)
+	$(PY) bench/simulator_rate.py
+
+lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore, api and simulator
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

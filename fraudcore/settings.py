@@ -177,6 +177,18 @@ class ApiSettings(_Group):
         return f"http://{host}:{self.port}"
 
 
+class SimulatorSettings(_Group):
+    """The synthetic economy of ``python -m simulator`` (its command-line options override these)."""
+
+    seed: int | None = Field(default=None, ge=0, description="None: a fresh seed each run, printed")
+    accounts: int = Field(default=5000, ge=50, le=1_000_000)
+    rate: float = Field(default=20.0, gt=0, le=100_000, description="live mode, transactions per second")
+    fraud_rate: float = Field(default=0.007, ge=0, le=0.2, description="share of transactions")
+    label_delay_hours: float = Field(default=6.0, ge=0, description="median, in simulated time")
+    unlabelled_fraction: float = Field(default=0.05, ge=0, le=1, description="fraud never labelled")
+    reporting_threshold_usd: float = Field(default=10_000.0, gt=0)
+
+
 class StackSettings(_Group):
     """Knobs of the embedded stack (``make up``); ignored under Docker Compose."""
 
@@ -207,6 +219,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
     stack: StackSettings = StackSettings()
 
     @model_validator(mode="after")
@@ -231,6 +244,8 @@ def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
             _flatten(item, f"{prefix}{ENV_NESTED_DELIMITER if prefix else ''}{key.upper()}", out)
     elif isinstance(value, list):
         out[prefix] = json.dumps(value)
+    elif value is None:
+        return  # unset: the child falls back to the same default
     else:
         out[prefix] = str(value)
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import IncompatibleBrokerVersion
+from kafka.partitioner import DefaultPartitioner
+from kafka.partitioner.default import murmur2
 
 from fraudcore.clients.retry import wait_until_ready
 from fraudcore.logging import get_logger
@@ -23,11 +25,48 @@ def _common(kafka: KafkaSettings, client_id: str | None) -> dict[str, Any]:
     }
 
 
+class KeyCachingPartitioner(DefaultPartitioner):  # type: ignore[misc]
+    """Kafka's default partitioning (murmur2 of the key, as the Java client), remembering each key's result.
+
+    kafka-python's murmur2 is pure Python (about 20 µs a key); wallets send again and
+    again, so a bounded cache of key -> hash takes it off the producer's hot path.
+    """
+
+    MAX_KEYS = 200_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hashes: dict[bytes, int] = {}
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
+        if serialized_key is None:
+            return int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions is None:
+            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
+        hashed = self._hashes.get(serialized_key)
+        if hashed is None:
+            if len(self._hashes) >= self.MAX_KEYS:
+                self._hashes.clear()
+            hashed = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
+        ordered = sorted(partitions)
+        return int(ordered[hashed % len(ordered)])
+
+
 def make_producer(settings: Settings, client_id: str | None = None, **overrides: Any) -> KafkaProducer:
     """A producer that waits for the broker's acknowledgement of every record."""
     kafka = settings.kafka
     config: dict[str, Any] = {
         **_common(kafka, client_id),
+        "partitioner": KeyCachingPartitioner(),
         "acks": "all",
         "enable_idempotence": kafka.enable_idempotence,
         "linger_ms": kafka.producer_linger_ms,

@@ -64,10 +64,10 @@ def cmd_status(stack: EmbeddedStack, _: argparse.Namespace) -> int:
     if not processes:
         print(f"the embedded stack is not running (data folder {stack.paths.data_dir})")  # noqa: T201
         return 3
-    print(f"{'PROCESS':<18}{'STATE':<10}{'PID':>8}{'UPTIME':>9}  {'PORT':<6} LOG")  # noqa: T201
+    print(f"{'PROCESS':<26}{'STATE':<10}{'PID':>8}{'UPTIME':>9}  {'PORT':<6} LOG")  # noqa: T201
     for p in processes:
         port = str(p.port or "")
-        print(f"{p.group + ':' + p.name:<18}{p.state:<10}{p.pid:>8}{p.uptime_s:>8}s  {port:<6} {p.log}")  # noqa: T201
+        print(f"{p.group + ':' + p.name:<26}{p.state:<10}{p.pid:>8}{p.uptime_s:>8}s  {port:<6} {p.log}")  # noqa: T201
     print()  # noqa: T201
     deps = check_dependencies(stack.settings)
     for dep in deps:

@@ -29,4 +29,9 @@ SERVICES: tuple[Service, ...] = (
         url=lambda s: f"{s.api.url}/docs",
         port=lambda s: s.api.port,
     ),
+    Service(
+        "simulator",
+        "simulator",
+        "synthetic transactions and delayed labels to Kafka, at SIMULATOR__RATE per second",
+    ),
 )

@@ -50,7 +50,14 @@ def test_up_status_down_leaves_nothing_running() -> None:
 
         status = stack_cli(settings, "status")
         assert status.returncode == 0, status.stdout + status.stderr
-        for name in ("servers:kafka", "servers:mongodb", "servers:postgres", "servers:redis", "services:api"):
+        for name in (
+            "servers:kafka",
+            "servers:mongodb",
+            "servers:postgres",
+            "servers:redis",
+            "services:api",
+            "services:simulator",
+        ):
             assert name in status.stdout
         ready = httpx.get(f"{settings.api.url}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text

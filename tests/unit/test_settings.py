@@ -99,3 +99,9 @@ def test_a_service_with_a_bad_setting_exits_with_a_message() -> None:
     assert done.returncode == 2
     assert "API__PORT = not-a-port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unset_optional_setting_is_not_handed_down_as_the_string_none() -> None:
+    env = load_settings().to_env()
+    assert "SIMULATOR__SEED" not in env
+    assert load_settings(simulator={"seed": 4}).to_env()["SIMULATOR__SEED"] == "4"

@@ -1,0 +1,194 @@
+"""Where the economy's events go: Kafka at a target rate (live) or a Parquet dataset (offline)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from fraudcore.dataset import DatasetWriter
+from fraudcore.logging import get_logger
+from fraudcore.schemas import Label, encode
+from fraudcore.settings import Settings
+from simulator.economy import Economy, Event, SimulatedTransaction
+
+log = get_logger("simulator")
+
+
+@dataclass
+class Summary:
+    """What a run produced; printed at the end and written next to an offline dataset."""
+
+    seed: int
+    transactions: int = 0
+    labels: int = 0
+    withheld: int = 0
+    per_typology: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+    simulated_s: float = 0.0
+
+    @property
+    def fraud(self) -> int:
+        return sum(n for name, n in self.per_typology.items() if name != "legit")
+
+    @property
+    def fraud_rate(self) -> float:
+        return self.fraud / self.transactions if self.transactions else 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.transactions / self.elapsed_s if self.elapsed_s else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "transactions": self.transactions,
+            "fraud": self.fraud,
+            "fraud_rate": round(self.fraud_rate, 5),
+            "per_typology": dict(self.per_typology.most_common()),
+            "labels_published": self.labels,
+            "fraud_never_labelled": self.withheld,
+            "elapsed_s": round(self.elapsed_s, 2),
+            "rate_tx_per_s": round(self.rate, 1),
+            "simulated_days": round(self.simulated_s / 86400, 3),
+            "clock_speed": round(self.simulated_s / self.elapsed_s, 1) if self.elapsed_s else None,
+        }
+
+    def render(self) -> str:
+        lines = [
+            f"seed {self.seed}: {self.transactions:,} transactions in {self.elapsed_s:.1f} s "
+            f"({self.rate:,.0f} tx/s), {self.simulated_s / 86400:.2f} simulated days",
+            f"fraud {self.fraud:,} ({self.fraud_rate:.2%}); labels published {self.labels:,}, "
+            f"fraud never labelled {self.withheld:,}",
+        ]
+        for name, count in self.per_typology.most_common():
+            lines.append(f"  {name:<22}{count:>10,}")
+        return "\n".join(lines)
+
+
+def take(economy: Economy, count: int | None, seconds: float | None = None) -> Iterator[Event]:
+    """The economy's events until ``count`` transactions or ``seconds`` of simulated time (both optional)."""
+    made = 0
+    for event in economy.events():
+        if isinstance(event, SimulatedTransaction):
+            if (count is not None and made >= count) or (seconds is not None and economy.now > seconds):
+                return
+            made += 1
+        yield event
+
+
+def write_offline(economy: Economy, folder: Path, count: int, progress: bool = True) -> Summary:
+    """Write ``count`` transactions, their published labels and the ground truth as a Parquet dataset."""
+    summary = Summary(economy.seed)
+    started = time.perf_counter()
+    with DatasetWriter(folder) as writer, tqdm(total=count, unit="tx", disable=not progress) as bar:
+        for event in take(economy, count):
+            if isinstance(event, SimulatedTransaction):
+                writer.add(event.tx, event.typology)
+                summary.transactions += 1
+                if summary.transactions % 5000 == 0:
+                    bar.update(5000)
+            else:
+                writer.add_label(event)
+                summary.labels += 1
+        bar.update(summary.transactions % 5000)
+        for label in economy.pending_labels():  # due after the last transaction: still part of history
+            writer.add_label(label)
+            summary.labels += 1
+        _finish(summary, economy, started)
+        writer.write_summary(
+            {**summary.as_dict(), "start": economy.start.isoformat(), "config": economy.config.model_dump()}
+        )
+    return summary
+
+
+def produce_live(
+    economy: Economy,
+    settings: Settings,
+    rate: float,
+    count: int | None = None,
+    duration_s: float | None = None,
+    producer: Any = None,
+    report_every_s: float = 10.0,
+) -> Summary:
+    """Produce transactions (keyed by sender) and labels (keyed by tx_id) to Kafka at ``rate`` per second.
+
+    Stops after ``count`` transactions or ``duration_s`` seconds of wall time, whichever
+    comes first, or never when both are None (Ctrl-C or SIGTERM stops it cleanly).
+    """
+    from fraudcore.clients.kafka import make_producer
+
+    own_producer = producer is None
+    producer = producer or make_producer(settings, "simulator", linger_ms=20, batch_size=512 * 1024)
+    topics = settings.topics
+    summary = Summary(economy.seed)
+    started = time.perf_counter()
+    try:
+        _produce(economy, producer, topics, summary, rate, count, duration_s, report_every_s, started)
+    except KeyboardInterrupt:
+        log.info("stopping: sending what is buffered")
+    finally:
+        producer.flush()
+        _finish(summary, economy, started)  # labels not yet due when it stopped were never sent
+        if own_producer:
+            producer.close(timeout=10)
+    return summary
+
+
+def _produce(
+    economy: Economy,
+    producer: Any,
+    topics: Any,
+    summary: Summary,
+    rate: float,
+    count: int | None,
+    duration_s: float | None,
+    report_every_s: float,
+    started: float,
+) -> None:
+    step = max(1, int(rate / 200))  # check the pace about every 5 ms
+    last_report = started
+    failures: list[BaseException] = []
+
+    def failed(exc: BaseException) -> None:
+        failures.append(exc)
+
+    for event in take(economy, count):
+        if isinstance(event, Label):
+            producer.send(topics.labels.name, key=event.tx_id.encode(), value=encode(event)).add_errback(
+                failed
+            )
+            summary.labels += 1
+            continue
+        tx = event.tx
+        producer.send(topics.transactions.name, key=tx.key, value=encode(tx)).add_errback(failed)
+        summary.transactions += 1
+        if failures:
+            raise RuntimeError(f"the broker refused a message: {failures[0]}")
+        if summary.transactions % step == 0:
+            now = time.perf_counter()
+            ahead = started + summary.transactions / rate - now
+            if ahead > 0:
+                time.sleep(ahead)
+            if now - last_report >= report_every_s:
+                last_report = now
+                log.info(
+                    "producing",
+                    sent=summary.transactions,
+                    rate=round(summary.transactions / (now - started)),
+                    simulated=economy.time_at(economy.now).isoformat(timespec="seconds"),
+                )
+            if duration_s is not None and now - started >= duration_s:
+                break
+
+
+def _finish(summary: Summary, economy: Economy, started: float) -> None:
+    summary.elapsed_s = time.perf_counter() - started
+    summary.simulated_s = economy.now
+    summary.per_typology = Counter(economy.counts)
+    summary.withheld = economy.labels_withheld

@@ -1,0 +1,101 @@
+"""Replay of a file through a column mapping: renamed columns, a label column, bad rows reported."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from fraudcore.dataset import LABELS, TRANSACTIONS, TRUTH, iter_transactions
+from fraudcore.mapping import ColumnMapping, MappingError
+from fraudcore.settings import Settings, load_settings
+from simulator.replay import replay
+
+HEADER = ["when", "from_wallet", "to_wallet", "value", "usd", "coin", "fraud_flag"]
+ROWS = [
+    ["2026-01-01T10:00:00Z", "0xaaa", "0xbbb", "1.5", "4800", "ETH", "0"],
+    ["1767261660", "0xaaa", "0xccc", "2", "6400", "ETH", "1"],  # Unix seconds: 2026-01-01T10:01:00Z
+    ["2026-01-01T10:02:00", "0xddd", "0xbbb", "-3", "10", "ETH", "0"],  # negative amount
+    ["yesterday", "0xddd", "0xbbb", "3", "10", "ETH", "0"],  # not a time
+    ["2026-01-01T10:04:00Z", "0xeee", "0xbbb", "0.25", "800", "ETH", "maybe"],  # label not 0/1
+    ["2026-01-01T20:00:00Z", "0xeee", "0xfff", "0.5", "1600", "ETH", "0"],
+]
+MAP = [
+    "event_time=when",
+    "sender_address=from_wallet",
+    "receiver_address=to_wallet",
+    "amount=value",
+    "amount_usd=usd",
+    "asset=coin",
+    "label=fraud_flag",
+]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(simulator={"label_delay_hours": 6})
+
+
+@pytest.fixture
+def transfers(tmp_path: Path) -> Path:
+    path = tmp_path / "transfers.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([HEADER, *ROWS])
+    return path
+
+
+def test_replay_to_a_dataset_keeps_good_rows_and_reports_bad_ones(
+    transfers: Path, tmp_path: Path, settings: Settings
+) -> None:
+    out = tmp_path / "dataset"
+    summary = replay(transfers, ColumnMapping.parse(MAP), settings, out=out)
+    assert (summary.rows, summary.produced, summary.rejected) == (6, 3, 3)
+    with summary.rejects_file.open() as f:  # type: ignore[union-attr]
+        rejects = list(csv.DictReader(f))
+    assert [r["row"] for r in rejects] == ["3", "4", "5"]
+    assert "amount" in rejects[0]["reason"] and "greater than or equal to 0" in rejects[0]["reason"]
+    assert "event_time: not a time" in rejects[1]["reason"]
+    assert "label: expected 0 or 1" in rejects[2]["reason"]
+    assert "row 3:" in summary.render()
+
+    txs = list(iter_transactions(out))
+    assert [t.tx_id for t in txs] == ["transfers-1", "transfers-2", "transfers-6"]
+    assert txs[1].event_time.isoformat() == "2026-01-01T10:01:00+00:00"
+    assert txs[0].sender_account_id == "0xaaa" and txs[0].asset == "ETH"
+    labels = pq.read_table(out / LABELS).to_pylist()
+    # the label is published apart from the transaction, after the label delay
+    assert [(r["tx_id"], r["is_fraud"]) for r in labels] == [("transfers-2", True)]
+    assert labels[0]["labelled_at"].isoformat() == "2026-01-01T16:01:00+00:00"
+    assert pq.read_table(out / TRUTH).num_rows == 1
+    assert pq.read_table(out / TRANSACTIONS).num_rows == 3
+
+
+def test_a_mapping_needs_the_core_fields_and_existing_columns(transfers: Path, settings: Settings) -> None:
+    with pytest.raises(MappingError, match="must name a column for: amount"):
+        ColumnMapping.parse([m for m in MAP if not m.startswith("amount=")])
+    with pytest.raises(MappingError, match="unknown field"):
+        ColumnMapping.parse([*MAP, "colour=coin"])
+    with pytest.raises(MappingError, match="field=column"):
+        ColumnMapping.parse(["sender_address"])
+    wrong = ColumnMapping.parse([*MAP[:-1], "label=is_fraud"])
+    with pytest.raises(MappingError, match="label -> 'is_fraud'"):
+        replay(transfers, wrong, settings, out=transfers.parent / "never")
+
+
+def test_a_mapping_file_in_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.yaml"
+    path.write_text("\n".join(m.replace("=", ": ") for m in MAP) + "\n")
+    assert ColumnMapping.load(path) == ColumnMapping.parse(MAP)
+
+
+def test_replay_of_a_parquet_file(tmp_path: Path, transfers: Path, settings: Settings) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(transfers, dtype=str).iloc[[0, 1, 5]]
+    frame["value"] = frame["value"].astype(float)
+    source = tmp_path / "transfers.parquet"
+    frame.to_parquet(source)
+    summary = replay(source, ColumnMapping.parse(MAP), settings, out=tmp_path / "from-parquet")
+    assert (summary.produced, summary.rejected, summary.labels) == (3, 0, 1)
