@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history bench-simulator
+.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate bench-simulator bench-score
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,6 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP) ## create .venv and install the locked dependencies
 
 up: $(STAMP) ## start the embedded stack (Kafka, MongoDB, PostgreSQL, Redis) and every service
+	@ls $(MODELS_DIR)/v[0-9]*/manifest.json >/dev/null 2>&1 || { echo "no model version in $(MODELS_DIR)/: training the first one (make models, a few minutes)"; $(MAKE) --no-print-directory models; }
 	$(PY) -m fraudcore.stack up
 
 down: $(STAMP) ## stop everything `make up` started
@@ -44,10 +46,21 @@ test-unit: $(STAMP) ## the fast loop: tests that need no server
 history: $(STAMP) ## simulate 1M transactions into data/history (Parquet) for training
 	$(PY) -m simulator offline --out data/history --count 1000000 --seed 7
 
+models: $(STAMP) ## train a model version on data/history (simulated first if missing), a few minutes
+	@test -f data/history/transactions.parquet || $(MAKE) --no-print-directory history
+	$(PY) -m retrainer train --data data/history
+
+evaluate: $(STAMP) ## prequential evaluation on data/history: reports/evaluation/{evaluation.json,pr_curves.png}
+	@test -f data/history/transactions.parquet || $(MAKE) --no-print-directory history
+	$(PY) -m retrainer evaluate --data data/history --out reports/evaluation
+
 bench-simulator: $(STAMP) ## the simulator's live rate against the running stack (make up first)
 	$(PY) bench/simulator_rate.py
 
-lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore, api and simulator
+bench-score: $(STAMP) ## one scoring process: end to end, scoring core, consume only, MongoDB only (make up first)
+	$(PY) bench/score.py
+
+lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and the services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -40,7 +40,7 @@ def main() -> None:
     options = args.parse_args()
     base = get_settings()
     admin = wait_kafka(base)
-    print(f"{'target tx/s':>12} {'achieved tx/s':>14} {'confirmed':>10} {'seconds':>8}")  # noqa: T201
+    print(f"{'target tx/s':>12} {'achieved tx/s':>14} {'confirmed':>10} {'seconds':>8}")
     for rate in (float(r) for r in options.rates.split(",")):
         topic = f"bench-sim-{uuid.uuid4().hex[:8]}"
         spec = TopicSpec(name=topic, partitions=base.topics.transactions.partitions)
@@ -57,7 +57,7 @@ def main() -> None:
         producer.close()
         confirmed = count_records(settings, topic, expected=summary.transactions)
         admin.delete_topics([topic])
-        print(f"{rate:>12,.0f} {confirmed / elapsed:>14,.0f} {confirmed:>10,} {elapsed:>8.1f}")  # noqa: T201
+        print(f"{rate:>12,.0f} {confirmed / elapsed:>14,.0f} {confirmed:>10,} {elapsed:>8.1f}")
         assert confirmed == summary.transactions, (confirmed, summary.transactions)
     admin.close()
 

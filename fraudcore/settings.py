@@ -154,9 +154,20 @@ class RedisSettings(_Group):
 
 
 class ModelSettings(_Group):
-    """Where model versions live."""
+    """Where model versions live, and how a version is trained and approved."""
 
     dir: Path = Path("models")
+    sequence_length: int = Field(
+        default=20, ge=2, le=200, description="transactions the LSTM sees per sender"
+    )
+    target_alert_rate: float = Field(default=0.01, gt=0, lt=1, description="share of transactions flagged")
+    target_precision: float | None = Field(
+        default=None, gt=0, le=1, description="if set, the threshold aims at this precision instead"
+    )
+    label_gap_hours: float = Field(default=24.0, ge=0, description="gap between training data and its use")
+    min_average_precision: float = Field(
+        default=0.5, ge=0, le=1, description="a version below is not approved"
+    )
 
 
 class ApiSettings(_Group):
@@ -175,6 +186,20 @@ class ApiSettings(_Group):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
         return f"http://{host}:{self.port}"
+
+
+class ScoringSettings(_Group):
+    """The scoring consumer (``python -m ml_consumer``)."""
+
+    group_id: str = Field(default="ml-consumer", min_length=1)
+    batch_max_records: int = Field(default=2000, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    reload_check_s: float = Field(
+        default=5.0, gt=0, description="how often to look for a newer model version"
+    )
+    metrics_port: int = Field(default=9101, ge=0, le=65535, description="0: no metrics endpoint")
+    state_ttl_days: float = Field(default=30.0, gt=0, description="an idle wallet's feature state expires")
+    reasons: int = Field(default=3, ge=0, le=10, description="reasons given with each score")
 
 
 class SimulatorSettings(_Group):
@@ -219,6 +244,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
+    scoring: ScoringSettings = ScoringSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     stack: StackSettings = StackSettings()
 

@@ -1,5 +1,16 @@
-"""`python -m retrainer`."""
+"""`python -m retrainer train|evaluate`: train a version or evaluate on a dataset folder. See `--help`."""
 
-from fraudcore.service import not_built_yet
+import sys
 
-not_built_yet("retrainer", issue=9)
+from fraudcore.service import run_service
+from fraudcore.settings import Settings
+
+
+def main(settings: Settings) -> None:
+    from retrainer.cli import main as cli
+
+    sys.exit(cli(settings))
+
+
+if __name__ == "__main__":
+    run_service("retrainer", main)

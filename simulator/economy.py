@@ -108,6 +108,7 @@ class Economy:
         self._extra: dict[str, Account] = {}  # wallets created by incidents, by address
         self._last_used: dict[str, int] = {}
         self._schedule(0.0, self._legit())
+        self._schedule(0.0, self._launches())
         self._schedule(0.0, self._launcher())
 
     # --- the engine ---------------------------------------------------------------
@@ -289,6 +290,14 @@ class Economy:
             )
         elif kind < 0.86:
             receiver, tx_type = self.service_on(a.chain, "dex").address, TxType.SWAP
+        elif kind < 0.865:
+            # moving savings to a new wallet of one's own (cold storage): large, to a never-seen address
+            receiver, tx_type, shift = (
+                new_address(rng, a.chain),
+                TxType.WITHDRAWAL,
+                shift + rng.uniform(1.6, 3.4),
+            )
+            a.counterparties.append(receiver)
         else:
             # a new counterparty: another customer or a brand-new address of a friend
             if rng.random() < 0.6:
@@ -321,6 +330,29 @@ class Economy:
             country=country,
             channel=channel,
         )
+
+    def _launches(self) -> Process:
+        """Legitimate launches (a token sale, an NFT mint): a new address paid by many customers within hours.
+
+        They look like a scam collector at first sight, which is the point: fan-in alone is not fraud.
+        """
+        rng = self.rng
+        while True:
+            yield rng.expovariate(1 / (8 * 3600))
+            chain = "ethereum" if rng.random() < 0.7 else "solana"
+            sale = new_address(rng, chain)
+            asset = CHAINS[chain].native
+            price = rng.choice((0.02, 0.05, 0.08, 0.1)) if asset == "ETH" else rng.choice((0.5, 1.0, 2.0))
+            buyers = rng.randint(15, 70)
+            gap = rng.uniform(1, 6) * 3600 / buyers
+            self.spawn(self._sale(chain, sale, asset, price, buyers, gap))
+
+    def _sale(self, chain: str, sale: str, asset: str, price: float, buyers: int, gap: float) -> Process:
+        for _ in range(buyers):
+            buyer = self.customer_on(chain)
+            amount = price * self.rng.choice((1, 1, 1, 2, 3))
+            yield Draft(buyer, sale, asset, amount * PRICES_USD[asset], TxType.PAYMENT, amount=amount)
+            yield self.rng.expovariate(1 / gap)
 
     def _usual(self, a: Account) -> str:
         """A usual counterparty, the first ones most often."""

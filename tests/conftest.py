@@ -14,3 +14,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
         item.add_marker(pytest.mark.integration if "integration" in parts else pytest.mark.unit)
+
+
+# a small simulated history and one model version trained on it, shared by unit and integration tests
+pytest_plugins = ["tests.models_fixtures"]

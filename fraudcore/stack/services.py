@@ -30,6 +30,13 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.api.port,
     ),
     Service(
+        "ml_consumer",
+        "ml_consumer",
+        "scores transactions into MongoDB and the fraud / legit topics; metrics on SCORING__METRICS_PORT",
+        url=lambda s: f"http://127.0.0.1:{s.scoring.metrics_port}/metrics",
+        port=lambda s: s.scoring.metrics_port,
+    ),
+    Service(
         "simulator",
         "simulator",
         "synthetic transactions and delayed labels to Kafka, at SIMULATOR__RATE per second",

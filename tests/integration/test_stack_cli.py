@@ -56,6 +56,7 @@ def test_up_status_down_leaves_nothing_running() -> None:
             "servers:postgres",
             "servers:redis",
             "services:api",
+            "services:ml_consumer",
             "services:simulator",
         ):
             assert name in status.stdout

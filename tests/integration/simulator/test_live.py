@@ -59,8 +59,11 @@ def test_the_command_runs_live_for_a_count(settings: Settings) -> None:
     env = {**settings.to_env(), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-m", "simulator", "--rate", "2000", "--count", "1000", "--seed", "3"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "1,000 transactions" in result.stdout and "seed 3" in result.stdout
     consumer = make_consumer(settings, unique("g"), settings.topics.transactions.name)

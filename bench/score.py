@@ -1,0 +1,165 @@
+"""How fast one scoring process goes, and where the time goes: measured in one run on the running stack.
+
+Needs `make up` (or the servers at the configured addresses) and a model version (`make models`).
+It fills a throw-away topic with simulated transactions, then measures, on the same data:
+
+  consume only     the loop reading the topic and committing, doing nothing else (Kafka's ceiling here)
+  MongoDB only     insert_many of the scored documents into an empty collection (MongoDB's ceiling here)
+  scoring core     decode + features (Redis state) + XGBoost + LSTM + reasons, no MongoDB, no Kafka output
+  end to end       the real ScoringProcessor in the real loop: consume, score, MongoDB, fraud/legit, commit
+
+and prints transactions per second for each, the ratios, and the top of a profile of the end-to-end run.
+
+    python bench/score.py [--count 30000] [--batch 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from fraudcore.clients.kafka import ensure_topics, make_consumer, make_producer, wait_kafka
+from fraudcore.clients.mongo import make_mongo
+from fraudcore.clients.redis import make_redis
+from fraudcore.features import FeatureConfig, FeatureEngine, RedisStore
+from fraudcore.models.base import Inputs
+from fraudcore.models.registry import ModelWatcher
+from fraudcore.schemas import Transaction, decode
+from fraudcore.settings import Settings, TopicSpec, get_settings
+from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.kafka import KafkaSource
+from ml_consumer.processor import ScoringProcessor
+from simulator.economy import Economy
+from simulator.output import produce_live
+
+
+def scratch(base: Settings, tag: str) -> Settings:
+    names = {}
+    for name in ("transactions", "fraud", "legit", "labels", "dead_letters"):
+        spec = getattr(base.topics, name)
+        names[name] = TopicSpec(name=f"bench-{tag}-{spec.name}", partitions=spec.partitions)
+    topics = base.topics.model_copy(update=names)
+    return base.model_copy(
+        update={
+            "topics": topics,
+            "mongo": base.mongo.model_copy(update={"database": f"bench_{tag}"}),
+            "scoring": base.scoring.model_copy(update={"group_id": f"bench-{tag}"}),
+        }
+    )
+
+
+class Nothing:
+    def process(self, records: list[Any]) -> None:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=30_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    args = parser.parse_args()
+    base = get_settings()
+    watcher = ModelWatcher(base.models.dir)
+    if watcher.current() is None:
+        raise SystemExit(f"no approved model version in {base.models.dir}: run `make models` first")
+    tag = uuid.uuid4().hex[:8]
+    settings = scratch(base, tag)
+    admin = wait_kafka(settings)
+    ensure_topics(admin, settings.topics.all())
+    economy = Economy(settings.simulator, seed=5, start=datetime.now(UTC), stamp_produced_at=True)
+    produce_live(economy, settings, rate=1e9, count=args.count)
+    policy = BatchPolicy(max_records=args.batch, max_wait_s=0.05)
+    results: dict[str, float] = {}
+
+    # 1. consume only
+    consumer = make_consumer(
+        settings, f"bench-{tag}-consume", settings.topics.transactions.name, max_poll_records=args.batch
+    )
+    started = time.perf_counter()
+    run(KafkaSource(consumer), Nothing(), policy, max_records=args.count)
+    results["consume only"] = args.count / (time.perf_counter() - started)
+    consumer.close()
+
+    # 2. scoring core, on decoded-from-bytes transactions, state in Redis (its own keys)
+    consumer = make_consumer(
+        settings, f"bench-{tag}-read", settings.topics.transactions.name, max_poll_records=5000
+    )
+    raw: list[bytes] = []
+    while len(raw) < args.count:
+        raw += [m.value for ms in consumer.poll(timeout_ms=1000).values() for m in ms]
+    consumer.close()
+    redis = make_redis(settings)
+    engine = FeatureEngine(
+        RedisStore(redis, prefix=f"bench-{tag}-core:"), FeatureConfig(base.models.sequence_length)
+    )
+    version = watcher.current()
+    assert version is not None
+    started = time.perf_counter()
+    for i in range(0, len(raw), args.batch):
+        txs = [decode(Transaction, v) for v in raw[i : i + args.batch]]
+        feats = engine.transform(txs)
+        x = np.asarray([f.values for f in feats], dtype=np.float32)
+        steps = np.zeros((len(feats), base.models.sequence_length, len(feats[0].step)), dtype=np.float32)
+        for j, f in enumerate(feats):
+            steps[j, base.models.sequence_length - len(f.sequence) :] = f.sequence
+        version.score(Inputs.of(x, steps))
+        version.explain(x, base.scoring.reasons)
+    results["scoring core"] = len(raw) / (time.perf_counter() - started)
+
+    # 3. end to end, profiled
+    mongo = make_mongo(settings)
+    db = mongo[settings.mongo.database]
+    producer = make_producer(settings, "bench-score", linger_ms=5, batch_size=256 * 1024)
+    engine = FeatureEngine(
+        RedisStore(redis, prefix=f"bench-{tag}-e2e:"), FeatureConfig(base.models.sequence_length)
+    )
+    processor = ScoringProcessor(settings, db, producer, engine, watcher)
+    consumer = make_consumer(
+        settings, settings.scoring.group_id, settings.topics.transactions.name, max_poll_records=args.batch
+    )
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    run(KafkaSource(consumer), processor, policy, stop=threading.Event(), max_records=args.count)
+    profile.disable()
+    results["end to end"] = args.count / (time.perf_counter() - started)
+    consumer.close()
+    stored = db["transactions"].count_documents({})
+
+    # 4. MongoDB alone: the same documents into an empty collection
+    docs = list(db["transactions"].find({}))
+    ceiling = db["ceiling"]
+    started = time.perf_counter()
+    for i in range(0, len(docs), args.batch):
+        ceiling.insert_many(docs[i : i + args.batch], ordered=False)
+    results["MongoDB only"] = len(docs) / (time.perf_counter() - started)
+
+    print(
+        f"\n{args.count:,} transactions, batches of {args.batch}, model {version.name}; stored {stored:,}\n"
+    )
+    for name, rate in results.items():
+        print(f"  {name:<14}{rate:>10,.0f} tx/s   {rate / results['end to end']:>5.1f}x end to end")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(18)
+    print("\nwhere the end-to-end time goes (cumulative):")
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    print("\n".join(lines[:32]))
+    mongo.drop_database(settings.mongo.database)
+    for key in redis.scan_iter(match=f"bench-{tag}-*", count=5000):
+        redis.delete(key)
+    admin.delete_topics([t.name for t in settings.topics.all()])
+    admin.close()
+    producer.close()
+
+
+if __name__ == "__main__":
+    main()

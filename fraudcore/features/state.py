@@ -1,0 +1,113 @@
+"""What the feature engine remembers about each address, and the two places it can live.
+
+:class:`AddressState` is one address's memory, in both roles: what it sent (velocity,
+amounts, counterparties, devices), what it received (fan-in), whether it is known bad or
+has dealt with a known-bad address, and the per-transaction vectors of its last N sends
+(the LSTM's input). :class:`MemoryStore` keeps states as objects (training on history);
+:class:`RedisStore` keeps them as compact JSON in Redis (scoring). The engine loads the
+states a batch needs, works on them, and saves them back: the same code either way.
+
+>>> store = MemoryStore()
+>>> state = store.load(["0xabc"])["0xabc"]
+>>> state is None
+True
+>>> store.save({"0xabc": AddressState(first_seen=1.0)})
+>>> AddressState.from_json(store.load(["0xabc"])["0xabc"].to_json()).first_seen
+1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import orjson
+from redis import Redis
+
+
+@dataclass(slots=True)
+class AddressState:
+    first_seen: float
+    # as a sender
+    n_sent: int = 0
+    last_sent: float | None = None
+    log_mean: float = 0.0  # running mean and M2 (Welford) of log1p(amount_usd) sent
+    log_m2: float = 0.0
+    total_sent_usd: float = 0.0
+    sent: list[list[Any]] = field(default_factory=list)  # [time, usd, receiver, was new], last 24 h
+    counterparties: list[str] = field(default_factory=list)  # receivers, most recent last
+    devices: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    last_new_access: float | None = None  # last new device or country
+    near_threshold: list[float] = field(default_factory=list)  # times of amounts just under it, 7 days
+    sequence: list[list[float]] = field(default_factory=list)  # last N per-transaction vectors
+    # as a receiver
+    n_received: int = 0
+    inflow: list[list[Any]] = field(default_factory=list)  # [time, usd, sender], last 24 h
+    # exposure, from labels as they arrive
+    bad_at: float | None = None
+    exposed_at: float | None = None
+    # the last transactions it sent, so a replayed one is featurised again but not remembered twice
+    recent_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps([getattr(self, f) for f in _FIELDS])
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AddressState:
+        return cls(*orjson.loads(text))
+
+
+_FIELDS = [f.name for f in fields(AddressState)]
+
+
+class StateStore(Protocol):
+    """Where states live between batches."""
+
+    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]: ...
+
+    def save(self, states: Mapping[str, AddressState]) -> None: ...
+
+
+class MemoryStore:
+    """States as Python objects in a dict: for training and evaluation on history."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, AddressState] = {}
+
+    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
+        return {a: self.states.get(a) for a in addresses}
+
+    def save(self, states: Mapping[str, AddressState]) -> None:
+        self.states.update(states)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+
+class RedisStore:
+    """States as JSON strings in Redis, one key per address, with a TTL so idle addresses expire."""
+
+    def __init__(self, client: Redis, prefix: str = "fs:", ttl_s: int = 30 * 86400) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
+        keys = list(dict.fromkeys(addresses))
+        if not keys:
+            return {}
+        values: list[bytes | None] = self.client.mget([self.prefix + a for a in keys])  # type: ignore[assignment]
+        return {
+            a: AddressState.from_json(v) if v is not None else None for a, v in zip(keys, values, strict=True)
+        }
+
+    def save(self, states: Mapping[str, AddressState]) -> None:
+        if not states:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for address, state in states.items():
+            pipe.set(self.prefix + address, state.to_json(), ex=self.ttl_s)
+        pipe.execute()

@@ -1,0 +1,111 @@
+"""From a dataset folder to a registered model version, or to an evaluation report: what the CLI runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudcore.features import FeatureConfig
+from fraudcore.logging import get_logger
+from fraudcore.models.registry import write_version
+from fraudcore.settings import Settings
+from fraudcore.training.evaluate import Protocol, evaluate, write_report
+from fraudcore.training.history import History, load_history
+from fraudcore.training.train import TrainConfig, fit, training_rows
+
+log = get_logger("training")
+
+
+@dataclass
+class Trained:
+    version: str
+    approved: bool
+    validation: dict[str, Any]
+    seconds: float
+
+
+def feature_config(settings: Settings) -> FeatureConfig:
+    return FeatureConfig(
+        sequence_length=settings.models.sequence_length,
+        reporting_threshold_usd=settings.simulator.reporting_threshold_usd,
+    )
+
+
+def train_config(settings: Settings, **overrides: Any) -> TrainConfig:
+    values: dict[str, Any] = {
+        "target_alert_rate": settings.models.target_alert_rate,
+        "target_precision": settings.models.target_precision,
+    }
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def train_from_dataset(
+    settings: Settings,
+    data: Path,
+    config: TrainConfig | None = None,
+    history: History | None = None,
+    progress: bool = True,
+) -> Trained:
+    """Featurise ``data``, train on all of it (after the warm-up), and write a new version to the registry."""
+    started = time.perf_counter()
+    features = feature_config(settings)
+    config = config or train_config(settings)
+    history = history or load_history(data, features, progress=progress)
+    times = history.times
+    start, end = float(times.min()), float(times.max())
+    rows = training_rows(history, start + config.warmup_hours * 3600, end + 1)
+    fitted = fit(history, rows, known_at=end, config=config)
+    combined = fitted.validation["combined"]
+    approved = combined["average_precision"] >= settings.models.min_average_precision
+    y = history.labelled_by(end)[rows]
+    manifest = {
+        "approved": bool(approved),
+        "approval": (
+            f"validation average precision {combined['average_precision']:.3f} "
+            f"{'>=' if approved else '<'} the minimum {settings.models.min_average_precision}"
+        ),
+        "threshold": fitted.thresholds["combined"],
+        "xgb_weight": fitted.xgb_weight,
+        "sequence_length": features.sequence_length,
+        "reporting_threshold_usd": features.reporting_threshold_usd,
+        "target_alert_rate": config.target_alert_rate,
+        "target_precision": config.target_precision,
+        "training_window": {
+            "from": _iso(float(times[rows[0]])),
+            "to": _iso(end),
+            "rows": len(rows),
+            "labelled_fraud": int(np.sum(y)),
+            "source": str(data),
+        },
+        "validation": {"combined": combined},
+    }
+    name = write_version(settings.models.dir, fitted.xgb, fitted.lstm, manifest, fitted.validation)
+    seconds = time.perf_counter() - started
+    log.info("model version written", version=name, approved=approved, seconds=round(seconds, 1))
+    return Trained(name, bool(approved), fitted.validation, seconds)
+
+
+def evaluate_dataset(
+    settings: Settings,
+    data: Path,
+    out: Path,
+    protocol: Protocol,
+    config: TrainConfig | None = None,
+    history: History | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], Path, Path]:
+    history = history or load_history(data, feature_config(settings), progress=progress)
+    report = evaluate(history, protocol, config or train_config(settings))
+    json_path, png_path = write_report(report, out)
+    return report, json_path, png_path
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

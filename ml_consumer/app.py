@@ -1,0 +1,128 @@
+"""The scoring consumer assembled from settings: clients, feature store, model watcher, processor, loop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+from prometheus_client import start_http_server
+
+from fraudcore.bootstrap import bootstrap
+from fraudcore.clients.kafka import make_consumer, make_producer
+from fraudcore.clients.mongo import mongo_db, wait_mongo
+from fraudcore.clients.redis import wait_redis
+from fraudcore.features import FeatureConfig, FeatureEngine, RedisStore
+from fraudcore.logging import get_logger
+from fraudcore.models.registry import ModelWatcher
+from fraudcore.settings import Settings
+from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.kafka import KafkaSource
+from fraudcore.stream.ports import Record
+from ml_consumer.processor import ScoringProcessor
+
+log = get_logger("ml_consumer")
+
+
+def build(settings: Settings, producer: Any = None) -> tuple[ScoringProcessor, ModelWatcher]:
+    """The processor and its model watcher, on real clients (MongoDB, Redis, Kafka producer)."""
+    scoring = settings.scoring
+    mongo = wait_mongo(settings, settings.stack.ready_timeout_s)
+    redis = wait_redis(settings, settings.stack.ready_timeout_s)
+    store = RedisStore(redis, ttl_s=int(scoring.state_ttl_days * 86400))
+    engine = FeatureEngine(
+        store,
+        FeatureConfig(settings.models.sequence_length, settings.simulator.reporting_threshold_usd),
+    )
+    watcher = ModelWatcher(settings.models.dir, scoring.reload_check_s)
+    producer = producer or make_producer(settings, "ml-consumer", linger_ms=5, batch_size=256 * 1024)
+    return ScoringProcessor(settings, mongo_db(mongo, settings), producer, engine, watcher), watcher
+
+
+def wait_for_model(watcher: ModelWatcher, stop: threading.Event) -> bool:
+    """Wait (logging what to do every 30 s) until an approved version exists; False if stopped first."""
+    said = 0.0
+    while not stop.is_set():
+        if watcher.current() is not None:
+            return True
+        if time.monotonic() - said > 30:
+            said = time.monotonic()
+            log.error(
+                "no approved model version to score with; waiting for one",
+                models_dir=str(watcher.folder),
+                fix="run `make models` (or `python -m retrainer train --data DIR`)",
+                refused=watcher.refused or None,
+            )
+        stop.wait(min(watcher.every_s, 5.0))
+    return False
+
+
+def main(settings: Settings) -> None:
+    bootstrap(settings, postgres=False)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if settings.scoring.metrics_port:
+        start_http_server(
+            settings.scoring.metrics_port,
+            addr="127.0.0.1" if settings.environment != "production" else "0.0.0.0",
+        )
+    processor, watcher = build(settings)
+    if not wait_for_model(watcher, stop):
+        return
+    scoring, topics = settings.scoring, settings.topics
+    consumer = make_consumer(
+        settings,
+        scoring.group_id,
+        topics.transactions.name,
+        topics.labels.name,
+        client_id="ml-consumer",
+        max_poll_records=scoring.batch_max_records,
+    )
+    policy = BatchPolicy(max_records=scoring.batch_max_records, max_wait_s=scoring.batch_max_wait_ms / 1000)
+    progress = _Progress()
+    log.info(
+        "scoring",
+        group=scoring.group_id,
+        topics=[topics.transactions.name, topics.labels.name],
+        model=watcher.version.name if watcher.version else None,
+    )
+    try:
+        run(
+            KafkaSource(consumer),
+            processor,
+            policy,
+            stop,
+            on_batch=lambda b, s: progress.batch(processor, b, s),
+        )
+    finally:
+        log.info("stopping: last batch committed, closing")
+        consumer.close(autocommit=False)
+        processor.producer.flush()
+        processor.producer.close(timeout=10)
+
+
+class _Progress:
+    """A log line every 10 s: throughput, the last batch's size and where its time went."""
+
+    def __init__(self) -> None:
+        self.since = time.monotonic()
+        self.count = 0
+
+    def batch(self, processor: ScoringProcessor, records: list[Record], seconds: float) -> None:
+        self.count += len(records)
+        now = time.monotonic()
+        if now - self.since >= 10:
+            last = processor.last
+            log.info(
+                "scored",
+                rate=round(self.count / (now - self.since)),
+                batch=len(records),
+                batch_ms=round(seconds * 1000, 1),
+                fraud=last.fraud,
+                dead_letters=last.dead,
+                model=processor.models.version.name if processor.models.version else None,
+                **{f"{k}_ms": round(v * 1000, 1) for k, v in last.timings.items()},
+            )
+            self.since, self.count = now, 0

@@ -1,0 +1,131 @@
+"""Scoring a stream: each valid transaction stored and routed once, each invalid one dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from fraudcore.features import AddressState
+from fraudcore.schemas import DeadLetter, ScoredTransaction, decode, encode
+from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.memory import ListSource
+from tests.integration.ml_consumer.conftest import Scoring, simulated
+
+BAD = [
+    b"not json",
+    b'{"tx_id": "x"}',
+    json.dumps(
+        {
+            "tx_id": "neg",
+            "event_time": "2026-06-01T00:00:00Z",
+            "sender_account_id": "a",
+            "sender_address": "0xa",
+            "receiver_address": "0xb",
+            "amount": -1,
+            "amount_usd": 1,
+        }
+    ).encode(),
+    b"",
+]
+
+
+def test_every_message_is_scored_or_dead_lettered(scoring: Scoring) -> None:
+    txs, _ = simulated(2000)
+    values = [encode(t) for t in txs]
+    values[100:100] = BAD
+    source = ListSource(values, topic=scoring.settings.topics.transactions.name)
+    stats = run(source, scoring.processor, BatchPolicy(max_records=300, max_wait_s=0), stop_when_idle=True)
+    assert stats.records == 2004 and source.committed == 2003
+
+    topics = scoring.settings.topics
+    assert scoring.db["transactions"].count_documents({}) == 2000
+    routed = [
+        decode(ScoredTransaction, v)
+        for v in scoring.producer.on(topics.fraud.name) + scoring.producer.on(topics.legit.name)
+    ]
+    assert sorted(s.tx_id for s in routed) == sorted(t.tx_id for t in txs)
+    assert all(s.predicted_fraud == (s.score >= s.threshold) for s in routed)
+    assert {s.model_version for s in routed} == {"v0001"}
+    flagged = [s for s in routed if s.predicted_fraud]
+    assert flagged and all(s.reasons for s in flagged)
+    letters = [decode(DeadLetter, v) for v in scoring.producer.on(topics.dead_letters.name)]
+    assert [d.original for d in letters] == BAD
+    assert "invalid JSON" in letters[0].reason and "event_time: Field required" in letters[1].reason
+    assert "amount: Input should be greater than or equal to 0" in letters[2].reason
+    stored = scoring.db["transactions"].find_one({"_id": txs[0].tx_id})
+    assert stored and stored["sender_address"] == txs[0].sender_address and 0 <= stored["score"] <= 1
+
+
+def test_a_replayed_batch_changes_nothing(scoring: Scoring) -> None:
+    """A crash after writing, before committing: the batch is read again; nothing stored or counted twice."""
+    txs, _ = simulated(1200)
+    source = ListSource([encode(t) for t in txs], topic=scoring.settings.topics.transactions.name)
+    run(source, scoring.processor, BatchPolicy(max_records=200, max_wait_s=0), stop_when_idle=True)
+    first = {
+        decode(ScoredTransaction, v).tx_id: decode(ScoredTransaction, v).score
+        for v in scoring.producer.sent and [v for _, _, v in scoring.producer.sent]
+    }
+    source.committed = 599  # as if the last commits were lost
+    source.rewind()
+    scoring.producer.sent.clear()
+    run(source, scoring.processor, BatchPolicy(max_records=200, max_wait_s=0), stop_when_idle=True)
+
+    assert scoring.db["transactions"].count_documents({}) == 1200
+    again = [decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent]
+    assert len(again) == 600 and all(first[s.tx_id] == s.score for s in again)  # routed again, same score
+    sender = txs[-1].sender_address
+    state = AddressState.from_json(scoring.redis.get(scoring.prefix + sender))
+    assert state.n_sent == sum(t.sender_address == sender for t in txs)  # remembered once
+
+
+def test_labels_teach_exposure_even_when_they_come_first(scoring: Scoring) -> None:
+    txs, labels = simulated(3000, seed=31)
+    assert labels
+    topics = scoring.settings.topics
+    label = labels[0]
+    target = next(t for t in txs if t.tx_id == label.tx_id)
+    # the label arrives before its transaction was scored: kept, and applied once it is
+    early = ListSource([encode(label)], topic=topics.labels.name)
+    run(early, scoring.processor, BatchPolicy(max_records=10, max_wait_s=0), stop_when_idle=True)
+    assert scoring.db["pending_labels"].count_documents({"_id": label.tx_id}) == 1
+    source = ListSource([encode(t) for t in txs], topic=topics.transactions.name)
+    run(source, scoring.processor, BatchPolicy(max_records=500, max_wait_s=0), stop_when_idle=True)
+    assert scoring.db["pending_labels"].count_documents({}) == 0
+    state = AddressState.from_json(scoring.redis.get(scoring.prefix + target.receiver_address))
+    assert (
+        state.bad_at is not None and abs(state.bad_at - label.labelled_at.timestamp()) < 0.001
+    )  # MongoDB keeps ms
+
+
+def test_a_newer_version_is_picked_up_between_batches_and_a_broken_one_refused(scoring: Scoring) -> None:
+    txs, _ = simulated(900, seed=32)
+    topics = scoring.settings.topics
+    policy = BatchPolicy(max_records=300, max_wait_s=0)
+    run(
+        ListSource([encode(t) for t in txs[:300]], topic=topics.transactions.name),
+        scoring.processor,
+        policy,
+        stop_when_idle=True,
+    )
+    shutil.copytree(scoring.models / "v0001", scoring.models / "v0002")
+    manifest = json.loads((scoring.models / "v0002" / "manifest.json").read_text())
+    (scoring.models / "v0002" / "manifest.json").write_text(json.dumps({**manifest, "version": "v0002"}))
+    run(
+        ListSource([encode(t) for t in txs[300:600]], topic=topics.transactions.name),
+        scoring.processor,
+        policy,
+        stop_when_idle=True,
+    )
+    shutil.copytree(scoring.models / "v0001", scoring.models / "v0003")
+    (scoring.models / "v0003" / "lstm.keras").write_bytes(b"broken")
+    run(
+        ListSource([encode(t) for t in txs[600:]], topic=topics.transactions.name),
+        scoring.processor,
+        policy,
+        stop_when_idle=True,
+    )
+    versions = [decode(ScoredTransaction, v).model_version for _, _, v in scoring.producer.sent]
+    assert versions == ["v0001"] * 300 + ["v0002"] * 600 or sorted(set(versions)) == ["v0001", "v0002"]
+    assert versions.count("v0001") == 300 and versions.count("v0002") == 600  # v0003 refused, v0002 kept
+    assert "v0003" in scoring.processor.models.refused
+    assert scoring.db["transactions"].count_documents({}) == 900
