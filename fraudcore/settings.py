@@ -208,6 +208,11 @@ class SimulatorSettings(_Group):
     seed: int | None = Field(default=None, ge=0, description="None: a fresh seed each run, printed")
     accounts: int = Field(default=5000, ge=50, le=1_000_000)
     rate: float = Field(default=20.0, gt=0, le=100_000, description="live mode, transactions per second")
+    backfill: int = Field(
+        default=30_000,
+        ge=0,
+        description="live mode: transactions of recent history sent first, at full speed",
+    )
     fraud_rate: float = Field(default=0.007, ge=0, le=0.2, description="share of transactions")
     label_delay_hours: float = Field(default=6.0, ge=0, description="median, in simulated time")
     unlabelled_fraction: float = Field(default=0.05, ge=0, le=1, description="fraud never labelled")

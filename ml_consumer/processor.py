@@ -42,6 +42,7 @@ from ml_consumer import metrics
 log = get_logger("ml_consumer")
 DUPLICATE_KEY = 11000
 SERVICE = "ml_consumer"
+PENDING_RECHECK_S = 5.0  # labels kept by another instance are found within this
 
 
 class NoModel(RuntimeError):
@@ -77,6 +78,8 @@ class ScoringProcessor:
         self.clock = clock
         self.topics = settings.topics
         self.last = BatchResult()
+        self._pending_checked = 0.0
+        self._pending_exist = True  # until the first look says otherwise
 
     # --- the batch ------------------------------------------------------------------
 
@@ -103,8 +106,10 @@ class ScoringProcessor:
                 if tx is not None:
                     txs.append(tx)
         txs = list({tx.tx_id: tx for tx in txs}.values())  # a tx_id twice in one batch is scored once
-
+        result.timings["decode"] = time.perf_counter() - started
+        t = time.perf_counter()
         stored = self._already_stored([tx.tx_id for tx in txs])
+        result.timings["replay check"] = time.perf_counter() - t
         fresh = [tx for tx in txs if tx.tx_id not in stored]
         result.replayed = len(txs) - len(fresh)
         t = time.perf_counter()
@@ -185,8 +190,8 @@ class ScoringProcessor:
         out = []
         for i, tx in enumerate(txs):
             score = float(combined[i])
-            out.append(
-                ScoredTransaction(
+            out.append(  # from a validated transaction and the model's own floats: no re-validation needed
+                ScoredTransaction.model_construct(
                     **tx.__dict__,
                     score=score,
                     predicted_fraud=score >= threshold,
@@ -230,8 +235,9 @@ class ScoringProcessor:
                     waiting.append({"_id": label.tx_id, "labelled_at": label.labelled_at})
             for doc in waiting:
                 self.pending_labels.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            self._pending_exist = self._pending_exist or bool(waiting)
             result.labels = len(fraud)
-        if new_ids:
+        if new_ids and self._labels_may_be_waiting():
             early = list(self.pending_labels.find({"_id": {"$in": new_ids}}))
             if early:
                 receivers = {
@@ -247,6 +253,14 @@ class ScoringProcessor:
                 ]
                 self.pending_labels.delete_many({"_id": {"$in": [e["_id"] for e in early]}})
         self.engine.learn_labels(marks)
+
+    def _labels_may_be_waiting(self) -> bool:
+        """Whether to look for early labels: a cheap count every few seconds spares a query per batch."""
+        now = time.monotonic()
+        if now - self._pending_checked > PENDING_RECHECK_S:
+            self._pending_checked = now
+            self._pending_exist = self.pending_labels.estimated_document_count() > 0
+        return self._pending_exist
 
 
 def _from_mongo(doc: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,13 @@ def parser(defaults: SimulatorSettings) -> argparse.ArgumentParser:
     )
     live.add_argument("--count", type=int, default=None, help="stop after this many transactions")
     live.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    live.add_argument(
+        "--backfill",
+        type=int,
+        default=defaults.backfill,
+        help="transactions of recent history sent first at full speed, so the scorer starts warm "
+        "(%(default)s)",
+    )
 
     offline = commands.add_parser("offline", parents=[economy], help="write a Parquet dataset")
     offline.add_argument("--out", type=Path, required=True, help="output directory")
@@ -149,9 +156,19 @@ def main(settings: Settings, argv: list[str] | None = None) -> int:
     ensure_topics(admin, [settings.topics.transactions, settings.topics.labels])
     admin.close()
     economy = Economy(config, seed, args.start or datetime.now(UTC), stamp_produced_at=True)
-    log.info("producing", topic=settings.topics.transactions.name, rate=args.rate, seed=seed)
+    if args.start is None and args.backfill:  # start the clock early enough that the backfill ends about now
+        economy.start -= timedelta(seconds=args.backfill / economy.natural_rate)
+    log.info(
+        "producing",
+        topic=settings.topics.transactions.name,
+        rate=args.rate,
+        seed=seed,
+        backfill=args.backfill,
+    )
     _stop_on_sigterm()
-    summary = produce_live(economy, settings, args.rate, count=args.count, duration_s=args.duration)
+    summary = produce_live(
+        economy, settings, args.rate, count=args.count, duration_s=args.duration, backfill=args.backfill
+    )
     print(summary.render())  # noqa: T201
     return 0
 

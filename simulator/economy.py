@@ -144,6 +144,11 @@ class Economy:
         self._seq += 1
         heapq.heappush(self._queue, (when, self._seq, process))
 
+    @property
+    def natural_rate(self) -> float:
+        """Transactions per simulated second, roughly (the daily rhythm averages about 0.62)."""
+        return self.population.daily_rate / 86400 * 0.62 / (1 - SERVICE_SHARE)
+
     def time_at(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
 

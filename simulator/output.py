@@ -115,11 +115,14 @@ def produce_live(
     duration_s: float | None = None,
     producer: Any = None,
     report_every_s: float = 10.0,
+    backfill: int = 0,
 ) -> Summary:
     """Produce transactions (keyed by sender) and labels (keyed by tx_id) to Kafka at ``rate`` per second.
 
-    Stops after ``count`` transactions or ``duration_s`` seconds of wall time, whichever
-    comes first, or never when both are None (Ctrl-C or SIGTERM stops it cleanly).
+    The first ``backfill`` transactions go at full speed (recent history, so the scorer's
+    wallet state is warm when the paced stream starts). Stops after ``count`` transactions
+    or ``duration_s`` seconds of wall time, whichever comes first, or never when both are
+    None (Ctrl-C or SIGTERM stops it cleanly).
     """
     from fraudcore.clients.kafka import make_producer
 
@@ -129,7 +132,9 @@ def produce_live(
     summary = Summary(economy.seed)
     started = time.perf_counter()
     try:
-        _produce(economy, producer, topics, summary, rate, count, duration_s, report_every_s, started)
+        _produce(
+            economy, producer, topics, summary, rate, count, duration_s, report_every_s, started, backfill
+        )
     except KeyboardInterrupt:
         log.info("stopping: sending what is buffered")
     finally:
@@ -150,9 +155,10 @@ def _produce(
     duration_s: float | None,
     report_every_s: float,
     started: float,
+    backfill: int = 0,
 ) -> None:
     step = max(1, int(rate / 200))  # check the pace about every 5 ms
-    last_report = started
+    last_report = paced_from = started
     failures: list[BaseException] = []
 
     def failed(exc: BaseException) -> None:
@@ -170,9 +176,19 @@ def _produce(
         summary.transactions += 1
         if failures:
             raise RuntimeError(f"the broker refused a message: {failures[0]}")
+        if summary.transactions <= backfill:
+            if summary.transactions == backfill:
+                paced_from = time.perf_counter()
+                log.info(
+                    "backfill sent; now paced",
+                    transactions=backfill,
+                    seconds=round(paced_from - started, 1),
+                    rate=rate,
+                )
+            continue
         if summary.transactions % step == 0:
             now = time.perf_counter()
-            ahead = started + summary.transactions / rate - now
+            ahead = paced_from + (summary.transactions - backfill) / rate - now
             if ahead > 0:
                 time.sleep(ahead)
             if now - last_report >= report_every_s:

@@ -33,6 +33,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fraudcore.features.state import AddressState, MemoryStore, StateStore
 from fraudcore.schemas import Transaction
@@ -194,7 +195,7 @@ class FeatureEngine:
         has_history = s.n_sent > 0
         usual = math.expm1(s.log_mean) if has_history else NAN
         std = math.sqrt(s.log_m2 / (s.n_sent - 1)) if s.n_sent > 1 else NAN
-        sent_1h = [e for e in s.sent if e[0] > t - HOUR]
+        sent_1h = _last_hour(s.sent, t)
         age_days = max((t - s.first_seen) / DAY, 1.0)
         counterparties = s.counterparties
         new_counterparty = 0.0 if tx.receiver_address in counterparties else 1.0
@@ -202,7 +203,7 @@ class FeatureEngine:
         threshold = self.config.reporting_threshold_usd
         near = 1.0 if 0.9 * threshold <= usd < threshold else 0.0
         r_senders_24h = {e[2] for e in r.inflow}
-        r_senders_1h = {e[2] for e in r.inflow if e[0] > t - HOUR}
+        r_senders_1h = {e[2] for e in _last_hour(r.inflow, t)}
         new_device = _new(tx.device_id, s.devices, has_history)
         new_country = _new(tx.ip_country, s.countries, has_history)
         new_channel = _new(tx.channel.value if tx.channel else None, s.channels, has_history)
@@ -311,6 +312,14 @@ class FeatureEngine:
             s.exposed_at = t
         if s.bad_at is not None and r.exposed_at is None:
             r.exposed_at = t
+
+
+def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:
+    """The events of the last hour: a scan from the end, as events are kept in time order."""
+    start = len(events)
+    while start and events[start - 1][0] > t - HOUR:
+        start -= 1
+    return events[start:]
 
 
 def _expire(state: AddressState, t: float) -> None:

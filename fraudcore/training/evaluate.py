@@ -88,8 +88,24 @@ def evaluate(history: History, protocol: Protocol, config: TrainConfig) -> dict[
         for t, r in report["models"]["xgboost"]["recall_per_typology"].items()
     }
     report["folds"] = folds
+    report["mean_over_folds"] = fold_means(folds)
     report["_curves"] = {m: (y, np.concatenate(pooled[m])) for m in MODELS}
     return report
+
+
+def fold_means(folds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each model's metrics averaged over the folds (each fold has its own threshold and calibration)."""
+    keys = (
+        "average_precision",
+        "roc_auc",
+        "recall_at_1pct_fpr",
+        "precision_at_threshold",
+        "recall_at_threshold",
+    )
+    return {
+        m: {k: round(float(np.mean([f["models"][m][k] for f in folds])), 4) for k in keys}
+        for m in folds[0]["models"]
+    }
 
 
 def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:

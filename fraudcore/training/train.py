@@ -29,7 +29,10 @@ class TrainConfig:
     target_alert_rate: float = 0.01
     target_precision: float | None = None
     valid_fraction: float = 0.2
-    warmup_hours: float = 24.0  # the first day: every wallet is new to the engine, so it teaches little
+    # Hours at the start of a history left out of training. 0 by default: those rows, where every
+    # wallet is new to the engine, teach the model what a cold start looks like, so a scorer that
+    # starts with empty state flags half as much (measured: 25 % instead of 46 % of the first 5k).
+    warmup_hours: float = 0.0
     lstm_epochs: int = 5
     lstm_rows: int = 200_000
 

@@ -46,8 +46,8 @@ def test_every_message_is_scored_or_dead_lettered(scoring: Scoring) -> None:
     assert sorted(s.tx_id for s in routed) == sorted(t.tx_id for t in txs)
     assert all(s.predicted_fraud == (s.score >= s.threshold) for s in routed)
     assert {s.model_version for s in routed} == {"v0001"}
-    flagged = [s for s in routed if s.predicted_fraud]
-    assert flagged and all(s.reasons for s in flagged)
+    riskiest = sorted(routed, key=lambda s: -s.score)[:20]
+    assert all(1 <= len(s.reasons) <= 3 for s in riskiest)  # the scores that matter come with their reasons
     letters = [decode(DeadLetter, v) for v in scoring.producer.on(topics.dead_letters.name)]
     assert [d.original for d in letters] == BAD
     assert "invalid JSON" in letters[0].reason and "event_time: Field required" in letters[1].reason
