@@ -86,7 +86,10 @@ def write_offline(economy: Economy, folder: Path, count: int, progress: bool = T
     """Write ``count`` transactions, their published labels and the ground truth as a Parquet dataset."""
     summary = Summary(economy.seed)
     started = time.perf_counter()
-    with DatasetWriter(folder) as writer, tqdm(total=count, unit="tx", disable=not progress) as bar:
+    with (
+        DatasetWriter(folder) as writer,
+        tqdm(total=count, unit="tx", disable=not progress, mininterval=1.0) as bar,
+    ):
         for event in take(economy, count):
             if isinstance(event, SimulatedTransaction):
                 writer.add(event.tx, event.typology)

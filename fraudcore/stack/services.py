@@ -32,7 +32,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "ml_consumer",
         "ml_consumer",
-        "scores transactions into MongoDB and the fraud / legit topics; metrics on SCORING__METRICS_PORT",
+        "scoring consumer, Prometheus metrics",
         url=lambda s: f"http://127.0.0.1:{s.scoring.metrics_port}/metrics",
         port=lambda s: s.scoring.metrics_port,
     ),

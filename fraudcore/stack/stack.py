@@ -232,6 +232,26 @@ class EmbeddedStack:
                 f"{r['name']}: {r['description']}\n{self.log_tail(r['name'])}" for r in failed
             )
             raise StackError(f"services did not start:\n{details}")
+        self._wait_service_ports()
+
+    def _wait_service_ports(self) -> None:
+        """Return once every service that serves a port answers on it, so the printed URLs work."""
+        deadline = time.monotonic() + self.settings.stack.ready_timeout_s
+        waiting = {s.name: s.port(self.settings) for s in self.services if s.port and s.port(self.settings)}
+        while waiting:
+            for name, port in list(waiting.items()):
+                with socket.socket() as sock:
+                    sock.settimeout(0.5)
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        del waiting[name]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                details = "\n".join(
+                    f"{name} (port {port}):\n{self.log_tail(name)}" for name, port in waiting.items()
+                )
+                raise StackError(f"services started but do not answer on their ports:\n{details}")
+            time.sleep(0.3)
 
     # -- process helpers ---------------------------------------------------
     def _supervisord_process(self) -> psutil.Process | None:
