@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Union
 
 from fraudcore.schemas import Channel, Label, Transaction, TxType
 from fraudcore.settings import SimulatorSettings
@@ -74,8 +73,8 @@ class SimulatedTransaction:
         return self.typology is not None
 
 
-Event = Union[SimulatedTransaction, Label]  # noqa: UP007 - a runtime alias
-Process = Iterator[Union[Draft, float]]  # noqa: UP007
+Event = SimulatedTransaction | Label
+Process = Iterator[Draft | float]
 
 
 class Economy:
