@@ -25,8 +25,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from fraudcore.clients.kafka import ensure_topics, make_consumer, make_producer, wait_kafka
 from fraudcore.clients.mongo import make_mongo
 from fraudcore.clients.redis import make_redis
@@ -98,21 +96,15 @@ def main() -> None:
         raw += [m.value for ms in consumer.poll(timeout_ms=1000).values() for m in ms]
     consumer.close()
     redis = make_redis(settings)
-    engine = FeatureEngine(
-        RedisStore(redis, prefix=f"bench-{tag}-core:"), FeatureConfig(base.models.sequence_length)
-    )
+    engine = FeatureEngine(RedisStore(redis, prefix=f"bench-{tag}-core:"), FeatureConfig.from_settings(base))
     version = watcher.current()
     assert version is not None
     started = time.perf_counter()
     for i in range(0, len(raw), args.batch):
         txs = [decode(Transaction, v) for v in raw[i : i + args.batch]]
-        feats = engine.transform(txs)
-        x = np.asarray([f.values for f in feats], dtype=np.float32)
-        steps = np.zeros((len(feats), base.models.sequence_length, len(feats[0].step)), dtype=np.float32)
-        for j, f in enumerate(feats):
-            steps[j, base.models.sequence_length - len(f.sequence) :] = f.sequence
-        version.score(Inputs.of(x, steps))
-        version.explain(x, base.scoring.reasons)
+        inputs = Inputs.of_features(engine.transform(txs), base.models.sequence_length)
+        version.score(inputs)
+        version.explain(inputs.x, base.scoring.reasons)
     results["scoring core"] = len(raw) / (time.perf_counter() - started)
 
     # 3. end to end: the rate (not profiled), where each batch's time went, then a profiled run
@@ -122,7 +114,7 @@ def main() -> None:
     stages: dict[str, float] = {}
 
     def end_to_end(group: str, prefix: str, profile: cProfile.Profile | None = None) -> float:
-        engine = FeatureEngine(RedisStore(redis, prefix=prefix), FeatureConfig(base.models.sequence_length))
+        engine = FeatureEngine(RedisStore(redis, prefix=prefix), FeatureConfig.from_settings(base))
         processor = ScoringProcessor(settings, db, producer, engine, watcher)
         consumer = make_consumer(
             settings, group, settings.topics.transactions.name, max_poll_records=args.batch

@@ -33,7 +33,7 @@ def build(settings: Settings, producer: Any = None) -> tuple[ScoringProcessor, M
     store = RedisStore(redis, ttl_s=int(scoring.state_ttl_days * 86400))
     engine = FeatureEngine(
         store,
-        FeatureConfig(settings.models.sequence_length, settings.simulator.reporting_threshold_usd),
+        FeatureConfig.from_settings(settings),
     )
     watcher = ModelWatcher(settings.models.dir, scoring.reload_check_s)
     producer = producer or make_producer(settings, "ml-consumer", linger_ms=5, batch_size=256 * 1024)

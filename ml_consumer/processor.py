@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -129,7 +128,7 @@ class ScoringProcessor:
             topic = self.topics.fraud.name if doc.predicted_fraud else self.topics.legit.name
             self.producer.send(topic, key=doc.key, value=encode(doc)).add_errback(failures.append)
             result.fraud += doc.predicted_fraud
-        self._learn(labels, [tx.tx_id for tx in fresh], result)
+        self._learn(labels, {tx.tx_id: tx.receiver_address for tx in fresh}, result)
         self.producer.flush()
         result.timings["produce"] = time.perf_counter() - t
         if failures:
@@ -176,15 +175,10 @@ class ScoringProcessor:
         if not txs:
             return []
         steps = int(version.manifest.get("sequence_length", self.engine.config.sequence_length))
-        x = np.asarray([f.values for f in features], dtype=np.float32)
-        sequences = np.zeros((len(features), steps, len(features[0].step)), dtype=np.float32)
-        for i, f in enumerate(features):
-            kept = f.sequence[-steps:]
-            if kept:
-                sequences[i, steps - len(kept) :] = kept
-        combined, p_xgb, p_lstm = version.score(Inputs.of(x, sequences))
+        inputs = Inputs.of_features(features, steps)
+        combined, p_xgb, p_lstm = version.score(inputs)
         k = self.settings.scoring.reasons
-        reasons = version.explain(x, k) if k else [[] for _ in txs]
+        reasons = version.explain(inputs.x, k) if k else [[] for _ in txs]
         threshold = version.threshold
         now = self.clock()
         out = []
@@ -216,7 +210,7 @@ class ScoringProcessor:
             if other:
                 raise
 
-    def _learn(self, labels: list[Label], new_ids: list[str], result: BatchResult) -> None:
+    def _learn(self, labels: list[Label], scored_receivers: dict[str, str], result: BatchResult) -> None:
         """Fraud labels teach the feature engine which addresses are bad (exposure features)."""
         fraud = [label for label in labels if label.is_fraud]
         marks: list[tuple[str, float]] = []
@@ -237,20 +231,11 @@ class ScoringProcessor:
                 self.pending_labels.replace_one({"_id": doc["_id"]}, doc, upsert=True)
             self._pending_exist = self._pending_exist or bool(waiting)
             result.labels = len(fraud)
-        if new_ids and self._labels_may_be_waiting():
-            early = list(self.pending_labels.find({"_id": {"$in": new_ids}}))
+        if scored_receivers and self._labels_may_be_waiting():
+            # a label that came before its transaction: the receiver is in the batch just scored
+            early = list(self.pending_labels.find({"_id": {"$in": list(scored_receivers)}}))
             if early:
-                receivers = {
-                    d["_id"]: d["receiver_address"]
-                    for d in self.transactions.find(
-                        {"_id": {"$in": [e["_id"] for e in early]}}, {"receiver_address": 1}
-                    )
-                }
-                marks += [
-                    (receivers[e["_id"]], e["labelled_at"].timestamp())
-                    for e in early
-                    if e["_id"] in receivers
-                ]
+                marks += [(scored_receivers[e["_id"]], e["labelled_at"].timestamp()) for e in early]
                 self.pending_labels.delete_many({"_id": {"$in": [e["_id"] for e in early]}})
         self.engine.learn_labels(marks)
 

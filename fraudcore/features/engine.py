@@ -37,6 +37,7 @@ from typing import Any
 
 from fraudcore.features.state import AddressState, MemoryStore, StateStore
 from fraudcore.schemas import Transaction
+from fraudcore.settings import Settings
 
 NAN = math.nan
 HOUR, DAY = 3600.0, 86400.0
@@ -116,6 +117,10 @@ def schema_version(features: Sequence[str] = FEATURES, steps: Sequence[str] = ST
 class FeatureConfig:
     sequence_length: int = 20
     reporting_threshold_usd: float = 10_000.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeatureConfig:
+        return cls(settings.models.sequence_length, settings.simulator.reporting_threshold_usd)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,14 @@ from a folder in its library's own format (no pickles).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from fraudcore.features import TxFeatures
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,18 @@ class Inputs:
     def of(cls, x: np.ndarray, sequences: np.ndarray) -> Inputs:
         """Inputs held in memory whole (scoring a batch)."""
         return cls(np.asarray(x, dtype=np.float32), lambda rows: sequences[rows])
+
+    @classmethod
+    def of_features(cls, features: Sequence[TxFeatures], steps: int) -> Inputs:
+        """A batch from the engine: its values, and sequences cut to ``steps``, zero-padded in front."""
+        x = np.asarray([f.values for f in features], dtype=np.float32)
+        width = len(features[0].step) if features else 0
+        sequences = np.zeros((len(features), steps, width), dtype=np.float32)
+        for i, f in enumerate(features):
+            kept = f.sequence[-steps:]
+            if kept:
+                sequences[i, steps - len(kept) :] = kept
+        return cls.of(x, sequences)
 
 
 class FraudModel(Protocol):

@@ -28,13 +28,6 @@ class Trained:
     seconds: float
 
 
-def feature_config(settings: Settings) -> FeatureConfig:
-    return FeatureConfig(
-        sequence_length=settings.models.sequence_length,
-        reporting_threshold_usd=settings.simulator.reporting_threshold_usd,
-    )
-
-
 def train_config(settings: Settings, **overrides: Any) -> TrainConfig:
     values: dict[str, Any] = {
         "target_alert_rate": settings.models.target_alert_rate,
@@ -53,7 +46,7 @@ def train_from_dataset(
 ) -> Trained:
     """Featurise ``data``, train on all of it (after the warm-up), and write a new version to the registry."""
     started = time.perf_counter()
-    features = feature_config(settings)
+    features = FeatureConfig.from_settings(settings)
     config = config or train_config(settings)
     history = history or load_history(data, features, progress=progress)
     times = history.times
@@ -99,7 +92,7 @@ def evaluate_dataset(
     history: History | None = None,
     progress: bool = True,
 ) -> tuple[dict[str, Any], Path, Path]:
-    history = history or load_history(data, feature_config(settings), progress=progress)
+    history = history or load_history(data, FeatureConfig.from_settings(settings), progress=progress)
     report = evaluate(history, protocol, config or train_config(settings))
     json_path, png_path = write_report(report, out)
     return report, json_path, png_path
