@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
+
+from prometheus_client import start_http_server
 
 from fraudcore.clients import NotReady
 from fraudcore.logging import configure_logging, get_logger
@@ -40,3 +44,17 @@ def not_built_yet(name: str, issue: int) -> None:
         file=sys.stderr,
     )
     sys.exit(3)
+
+
+def stop_event() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the consumer loop finishes its batch, commits, and returns."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def serve_metrics(settings: Settings, port: int) -> None:
+    """Prometheus ``/metrics`` on ``port`` (0: none); on loopback unless ENVIRONMENT=production."""
+    if port:
+        start_http_server(port, addr="0.0.0.0" if settings.environment == "production" else "127.0.0.1")

@@ -202,6 +202,25 @@ class ScoringSettings(_Group):
     reasons: int = Field(default=3, ge=0, le=10, description="reasons given with each score")
 
 
+class StorageSettings(_Group):
+    """The storage consumer (``python -m storage_consumer``): topics into PostgreSQL, MongoDB and Redis."""
+
+    group_id: str = Field(default="storage-consumer", min_length=1)
+    batch_max_records: int = Field(default=2000, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(default=100, ge=0, le=60_000)
+    metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no metrics endpoint")
+
+
+class LiveSettings(_Group):
+    """What Redis keeps for the dashboards and the WebSocket; every key is bounded or expires."""
+
+    prefix: str = Field(default="live:", min_length=1, max_length=40)
+    recent: int = Field(default=500, ge=10, le=100_000, description="latest transactions and alerts kept")
+    window_hours: float = Field(default=6.0, gt=0, le=168, description="per-minute series kept this long")
+    top_wallets: int = Field(default=1000, ge=10, le=100_000, description="risky wallets kept per hour")
+    channel: str = Field(default="live:scored", min_length=1, description="pub/sub channel of scored txs")
+
+
 class SimulatorSettings(_Group):
     """The synthetic economy of ``python -m simulator`` (its command-line options override these)."""
 
@@ -250,6 +269,8 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
     scoring: ScoringSettings = ScoringSettings()
+    storage: StorageSettings = StorageSettings()
+    live: LiveSettings = LiveSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     stack: StackSettings = StackSettings()
 

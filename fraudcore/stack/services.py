@@ -37,6 +37,13 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.scoring.metrics_port,
     ),
     Service(
+        "storage_consumer",
+        "storage_consumer",
+        "storage consumer, Prometheus metrics",
+        url=lambda s: f"http://127.0.0.1:{s.storage.metrics_port}/metrics",
+        port=lambda s: s.storage.metrics_port,
+    ),
+    Service(
         "simulator",
         "simulator",
         "synthetic transactions and delayed labels to Kafka, at SIMULATOR__RATE per second",

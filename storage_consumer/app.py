@@ -1,0 +1,100 @@
+"""The storage consumer assembled from settings: clients, writers, live views, processor, loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fraudcore.bootstrap import bootstrap
+from fraudcore.clients.kafka import make_consumer, make_producer
+from fraudcore.clients.mongo import mongo_db, wait_mongo
+from fraudcore.clients.postgres import connect_postgres
+from fraudcore.clients.redis import wait_redis
+from fraudcore.live import LiveViews
+from fraudcore.logging import get_logger
+from fraudcore.service import serve_metrics, stop_event
+from fraudcore.settings import Settings
+from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.kafka import KafkaSource
+from fraudcore.stream.ports import Record
+from storage_consumer.labels import MongoLabels
+from storage_consumer.postgres import PostgresWriter
+from storage_consumer.processor import StorageProcessor
+
+log = get_logger("storage_consumer")
+
+
+def build(settings: Settings, producer: Any = None) -> StorageProcessor:
+    """The processor on real clients (PostgreSQL, MongoDB, Redis, a Kafka producer for dead letters)."""
+    mongo = wait_mongo(settings, settings.stack.ready_timeout_s)
+    redis = wait_redis(settings, settings.stack.ready_timeout_s)
+    return StorageProcessor(
+        settings,
+        PostgresWriter(lambda: connect_postgres(settings, "storage-consumer")),
+        MongoLabels(mongo_db(mongo, settings)),
+        LiveViews(redis, settings.live),
+        producer or make_producer(settings, "storage-consumer"),
+    )
+
+
+def topics(settings: Settings) -> list[str]:
+    t = settings.topics
+    return [t.fraud.name, t.legit.name, t.labels.name, t.dead_letters.name]
+
+
+def main(settings: Settings) -> None:
+    bootstrap(settings)
+    stop = stop_event()
+    serve_metrics(settings, settings.storage.metrics_port)
+    processor = build(settings)
+    storage = settings.storage
+    consumer = make_consumer(
+        settings,
+        storage.group_id,
+        *topics(settings),
+        client_id="storage-consumer",
+        max_poll_records=storage.batch_max_records,
+    )
+    policy = BatchPolicy(max_records=storage.batch_max_records, max_wait_s=storage.batch_max_wait_ms / 1000)
+    log.info("storing", group=storage.group_id, topics=topics(settings))
+    progress = _Progress()
+    try:
+        run(
+            KafkaSource(consumer),
+            processor,
+            policy,
+            stop,
+            on_batch=lambda b, s: progress.batch(processor, b, s),
+        )
+    finally:
+        log.info("stopping: last batch committed, closing")
+        consumer.close(autocommit=False)
+        processor.producer.flush()
+        processor.producer.close(timeout=10)
+        processor.postgres.close()
+
+
+class _Progress:
+    """A log line every 10 s: rate, the last batch and where its time went."""
+
+    def __init__(self) -> None:
+        self.since = time.monotonic()
+        self.count = 0
+
+    def batch(self, processor: StorageProcessor, records: list[Record], seconds: float) -> None:
+        self.count += len(records)
+        now = time.monotonic()
+        if now - self.since >= 10:
+            last = processor.last
+            log.info(
+                "stored",
+                rate=round(self.count / (now - self.since)),
+                batch=len(records),
+                batch_ms=round(seconds * 1000, 1),
+                new=last.stored,
+                replayed=last.replayed,
+                labels=last.labels,
+                dead_letters=last.dead,
+                **{f"{k}_ms": round(v * 1000, 1) for k, v in last.timings.items()},
+            )
+            self.since, self.count = now, 0
