@@ -178,6 +178,11 @@ class ApiSettings(_Group):
     key: SecretStr = SecretStr("changethis")
     cors_origins: list[str] = ["*"]
     public_url: str = ""
+    page_max: int = Field(default=500, ge=1, le=10_000, description="most rows one list request returns")
+    ws_queue: int = Field(
+        default=1000, ge=1, le=1_000_000, description="WebSocket: per-client buffer, oldest dropped"
+    )
+    ws_heartbeat_s: float = Field(default=15.0, gt=0, le=3600, description="WebSocket heartbeat interval")
 
     @property
     def url(self) -> str:

@@ -23,6 +23,11 @@ def _urls(settings: Settings, stack: EmbeddedStack) -> str:
         "The embedded stack is up.",
         "",
         *(f"  {s.description:<38} {s.url(settings)}" for s in stack.services if s.url),
+        *(
+            [f"  {'WebSocket viewer (live table)':<38} {settings.api.url}/viewer"]
+            if any(s.name == "api" for s in stack.services)
+            else []
+        ),
         f"  {'Kafka bootstrap servers':<38} {settings.kafka.bootstrap_servers}",
         f"  {'MongoDB':<38} {redact(str(settings.mongo.uri))}  (database {settings.mongo.database})",
         f"  {'PostgreSQL':<38} {redact(str(settings.postgres.dsn))}",

@@ -9,17 +9,7 @@ import pytest
 
 from fraudcore.live import decode_published
 from fraudcore.schemas import DeadLetter, Label, decode, encode
-from fraudcore.stream import BatchPolicy, run
-from fraudcore.stream.memory import ListSource
-from tests.integration.storage_consumer.conftest import Storage, simulated_scored
-
-pytestmark = pytest.mark.integration
-
-
-def feed(storage: Storage, values: list[bytes | None], topic: str, batch: int = 250) -> ListSource:
-    source = ListSource(values, topic=topic)
-    run(source, storage.processor, BatchPolicy(max_records=batch, max_wait_s=0), stop_when_idle=True)
-    return source
+from tests.integration.stores import Storage, feed, simulated_scored
 
 
 def test_each_transaction_is_stored_and_counted_once_even_when_read_again(storage: Storage) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from fraudcore.schemas import encode
-from tests.integration.storage_consumer.conftest import Storage, simulated_scored
-from tests.integration.storage_consumer.test_processor import feed
+from tests.integration.stores import Storage, feed, simulated_scored
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 

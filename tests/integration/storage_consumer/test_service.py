@@ -16,9 +16,8 @@ from fraudcore.clients.postgres import connect_postgres
 from fraudcore.schemas import encode
 from fraudcore.settings import Settings
 from tests.helpers import free_port, isolated_topics, start_service, unique, wait_for
-from tests.integration.storage_consumer.conftest import fresh_database, simulated_scored
+from tests.integration.stores import fresh_database, simulated_scored
 
-pytestmark = pytest.mark.integration
 COUNT = 6000
 
 

@@ -1,4 +1,4 @@
-"""The storage processor on real PostgreSQL, MongoDB and Redis, fed from memory.
+"""Fixtures for the storage processor on real PostgreSQL, MongoDB and Redis, fed from memory.
 
 Each test gets its own PostgreSQL database (migrated by the real bootstrap), MongoDB database
 and Redis key prefix, so tests never see each other's rows.
@@ -21,6 +21,8 @@ from fraudcore.clients.redis import make_redis
 from fraudcore.live import LiveViews
 from fraudcore.schemas import Label, ScoredTransaction, Transaction
 from fraudcore.settings import Settings
+from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.memory import ListSource
 from storage_consumer.labels import MongoLabels
 from storage_consumer.postgres import PostgresWriter
 from storage_consumer.processor import StorageProcessor
@@ -87,7 +89,7 @@ def storage(settings: Settings) -> Storage:
 def scored(tx: Transaction, score: float, at: datetime | None = None) -> ScoredTransaction:
     """A transaction as the scoring consumer would route it (the score is the test's choice)."""
     return ScoredTransaction(
-        **tx.model_dump(exclude_none=True),
+        **tx.model_dump(exclude_none=True, include=set(Transaction.model_fields)),
         score=score,
         predicted_fraud=score >= 0.5,
         threshold=0.5,
@@ -108,3 +110,10 @@ def simulated_scored(count: int, seed: int = 60) -> tuple[list[ScoredTransaction
         for i, tx in enumerate(txs)
     ]
     return out, labels
+
+
+def feed(storage: Storage, values: list[bytes | None], topic: str, batch: int = 250) -> ListSource:
+    """Run the storage processor over ``values`` as one partition of ``topic``, until they are done."""
+    source = ListSource(values, topic=topic)
+    run(source, storage.processor, BatchPolicy(max_records=batch, max_wait_s=0), stop_when_idle=True)
+    return source
