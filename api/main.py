@@ -16,7 +16,17 @@ from pymongo.errors import PyMongoError
 import fraudcore
 from api.broadcast import Broadcaster
 from api.clients import Clients
-from api.routes import health, labels, model_versions, stats, stream, transactions, viewer, wallets
+from api.routes import (
+    health,
+    labels,
+    model_versions,
+    retrain,
+    stats,
+    stream,
+    transactions,
+    viewer,
+    wallets,
+)
 from fraudcore.settings import Settings
 
 UNAVAILABLE = {
@@ -63,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         stats.router,
         model_versions.router,
         labels.router,
+        retrain.router,
         stream.router,
         viewer.router,
     ):

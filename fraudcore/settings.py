@@ -226,6 +226,31 @@ class LiveSettings(_Group):
     channel: str = Field(default="live:scored", min_length=1, description="pub/sub channel of scored txs")
 
 
+class RetrainSettings(_Group):
+    """The retrainer (``python -m retrainer``): when it runs, on what, and what it takes to promote."""
+
+    every_hours: float = Field(default=6.0, gt=0, le=24 * 30, description="interval between runs")
+    cron: str | None = Field(
+        default=None, description="a crontab line instead of every_hours, e.g. '0 3 * * *'"
+    )
+    window_hours: float = Field(
+        default=72.0, gt=0, description="scored transactions pulled (by scoring time)"
+    )
+    max_rows: int = Field(default=300_000, ge=1000, description="at most this many transactions per run")
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=0.9, description="the newest part, for evaluation")
+    metric: Literal["average_precision", "roc_auc", "recall_at_1pct_fpr"] = "average_precision"
+    tolerance: float = Field(default=0.01, ge=0, le=1, description="how much worse than the champion passes")
+    min_labels: int = Field(default=20, ge=2, description="fraud labels needed in training and holdout")
+    lstm: Literal["fine_tune", "fresh"] = Field(
+        default="fine_tune", description="continue the champion's LSTM, or train a new one"
+    )
+    fine_tune_epochs: int = Field(default=2, ge=1, le=50)
+    request_poll_s: float = Field(default=5.0, gt=0, description="how often to look for requested runs")
+    lock_ttl_s: float = Field(
+        default=3600.0, gt=0, description="a run holding the lock longer is presumed dead"
+    )
+
+
 class SimulatorSettings(_Group):
     """The synthetic economy of ``python -m simulator`` (its command-line options override these)."""
 
@@ -276,6 +301,7 @@ class Settings(BaseSettings):
     scoring: ScoringSettings = ScoringSettings()
     storage: StorageSettings = StorageSettings()
     live: LiveSettings = LiveSettings()
+    retrain: RetrainSettings = RetrainSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     stack: StackSettings = StackSettings()
 

@@ -1,4 +1,4 @@
-"""`python -m retrainer train|evaluate`: a model version, or an evaluation report, from a dataset folder."""
+"""`python -m retrainer [serve|run|train|evaluate]`: the retraining service, one run now, or a dataset."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from fraudcore.settings import Settings
 
 EPILOG = """examples:
+  python -m retrainer                                        the service: scheduled runs and requested ones
+  python -m retrainer run                                    one retraining run now, from MongoDB's labels
   python -m retrainer train --data data/history              a new version under MODELS__DIR (make models)
   python -m retrainer evaluate --data data/history --out reports/evaluation
 The dataset folder is what `python -m simulator offline` (or `replay --out`) writes."""
@@ -22,7 +24,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = main.add_subparsers(dest="command", metavar="{train,evaluate}")
+    commands = main.add_subparsers(dest="command", metavar="{serve,run,train,evaluate}")
+    commands.add_parser("serve", help="(default) retrain on a schedule and on request")
+    commands.add_parser("run", help="one retraining run now, from MongoDB; prints its record")
     train = commands.add_parser("train", help="train a version from a dataset and register it")
     train.add_argument("--data", type=Path, required=True, help="dataset folder")
     train.add_argument("--no-progress", action="store_true")
@@ -45,13 +49,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(settings: Settings, argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        print(  # noqa: T201
-            "retrainer: the scheduled retrainer is not built yet (issue #9); "
-            "`python -m retrainer train|evaluate --data DIR` works now (see --help)",
-            file=sys.stderr,
-        )
-        return 3
+    if args.command in (None, "serve"):
+        from retrainer.service import serve
+
+        serve(settings)
+        return 0
+    if args.command == "run":
+        return run_once(settings)
     if not (args.data / "transactions.parquet").is_file():
         print(  # noqa: T201
             f"retrainer: {args.data} is not a dataset folder (no transactions.parquet); make one with "
@@ -89,3 +93,16 @@ def main(settings: Settings, argv: list[str] | None = None) -> int:
         print(f"{name:<9} {figures}")  # noqa: T201
     print(f"report: {json_path}\nPR curves: {png_path}")  # noqa: T201
     return 0
+
+
+def run_once(settings: Settings) -> int:
+    """One run now (waits for nothing: if another run holds the lease, says so and exits 1)."""
+    from fraudcore.bootstrap import bootstrap
+    from fraudcore.clients.mongo import mongo_db, wait_mongo
+    from retrainer.service import Retrainer
+
+    bootstrap(settings, kafka=False, postgres=False)
+    db = mongo_db(wait_mongo(settings, settings.stack.ready_timeout_s), settings)
+    record = Retrainer(settings, db).run_now("cli")
+    print(json.dumps(record.model_dump(mode="json"), indent=2))  # noqa: T201
+    return {"promoted": 0, "rejected": 0, "skipped": 0}.get(record.status, 1)

@@ -19,7 +19,11 @@ Client = MongoClient[Document]
 INDEXES: dict[str, list[IndexModel]] = {
     "transactions": [],
     "pending_labels": [IndexModel([("labelled_at", ASCENDING)], name="labelled_at")],
-    "retrain_runs": [IndexModel([("started_at", DESCENDING)], name="started_at_desc")],
+    "retrain_runs": [
+        IndexModel([("started_at", DESCENDING)], name="started_at_desc"),
+        IndexModel([("requested_at", DESCENDING)], name="requested_at_desc"),
+        IndexModel([("status", ASCENDING)], name="status"),
+    ],
 }
 
 

@@ -61,7 +61,9 @@ class SequenceModel:
         valid: Inputs | None,
         y_valid: np.ndarray | None,
     ) -> None:
-        """Trains on every fraud row and a sample of the rest (reweighted, so the balance is kept)."""
+        """Trains on every fraud row and a sample of the rest (reweighted, so the balance is kept).
+
+        A model given to the constructor is trained further (fine-tuned) rather than replaced."""
         rng = np.random.default_rng(self.seed)
         rows = np.arange(len(train))
         positives, negatives = rows[y == 1], rows[y == 0]
@@ -71,7 +73,11 @@ class SequenceModel:
         w[y[sampled] == 0] *= len(negatives) / keep
         w *= len(w) / w.sum()  # mean 1, for a steady learning rate
         x = train.sequences(sampled)
-        self.model = self._build(x.shape[1], x.shape[2], x[rng.choice(len(x), min(len(x), 20_000))])
+        if self.model is None:
+            self.model = self._build(x.shape[1], x.shape[2], x[rng.choice(len(x), min(len(x), 20_000))])
+        else:  # fine-tuning a trained model: its normalisation stays, a gentler learning rate
+            tf = _tf()
+            self.model.compile(optimizer=tf.keras.optimizers.Adam(5e-4), loss="binary_crossentropy")
         self.model.fit(
             x,
             y[sampled].astype(np.float32),

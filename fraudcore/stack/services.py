@@ -44,6 +44,11 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.storage.metrics_port,
     ),
     Service(
+        "retrainer",
+        "retrainer",
+        "retraining on a schedule (RETRAIN__EVERY_HOURS) and on request (POST /retrain)",
+    ),
+    Service(
         "simulator",
         "simulator",
         "synthetic transactions and delayed labels to Kafka, at SIMULATOR__RATE per second",

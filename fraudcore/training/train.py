@@ -55,8 +55,16 @@ def inputs_for(history: History, rows: np.ndarray) -> Inputs:
     return Inputs(history.x[rows], lambda part: history.sequences(rows[part]))
 
 
-def fit(history: History, rows: np.ndarray, known_at: float, config: TrainConfig) -> Fitted:
-    """Train on ``rows`` (time order) with the labels known at ``known_at`` (Unix seconds)."""
+def fit(
+    history: History,
+    rows: np.ndarray,
+    known_at: float,
+    config: TrainConfig,
+    lstm: SequenceModel | None = None,
+) -> Fitted:
+    """Train on ``rows`` (time order) with the labels known at ``known_at`` (Unix seconds).
+
+    ``lstm``: a trained sequence model to fine-tune instead of training a new one."""
     labels = history.labelled_by(known_at)
     cut = int(len(rows) * (1 - config.valid_fraction))
     train, valid = rows[:cut], rows[cut:]
@@ -71,7 +79,7 @@ def fit(history: History, rows: np.ndarray, known_at: float, config: TrainConfig
     train_in, valid_in = inputs_for(history, train), inputs_for(history, valid)
     xgb = XGBoostModel()
     xgb.fit(train_in, y_train, weight, valid_in, y_valid)
-    lstm = SequenceModel(epochs=config.lstm_epochs, max_rows=config.lstm_rows)
+    lstm = lstm or SequenceModel(epochs=config.lstm_epochs, max_rows=config.lstm_rows)
     lstm.fit(train_in, y_train, weight, None, None)
     p_xgb, p_lstm = xgb.predict_proba(valid_in), lstm.predict_proba(valid_in)
     # the ensemble weight that ranks validation best; 1.0 (XGBoost alone) is among the choices
