@@ -108,3 +108,51 @@ def wallet(conn: PgConnection, address: str, counterparties: int) -> dict[str, A
         "confirmed_fraud": rows(conn, CONFIRMED, [address, address])[0]["n"],
         "accounts": [r["account"] for r in rows(conn, ACCOUNTS + " LIMIT 50", [address])],
     }
+
+
+BREAKDOWN = """
+SELECT {column} AS key, count(*) AS transactions, count(*) FILTER (WHERE t.predicted_fraud) AS alerts,
+       coalesce(sum(t.amount_usd) FILTER (WHERE t.predicted_fraud), 0) AS alert_usd,
+       count(l.tx_id) AS confirmed_fraud
+FROM scored_transactions t
+LEFT JOIN labels l ON l.tx_id = t.tx_id AND l.source = 'ground_truth' AND l.is_fraud
+WHERE t.stored_at > now() - make_interval(hours => %s)
+GROUP BY 1 ORDER BY alerts DESC, transactions DESC LIMIT 50
+"""
+BREAKDOWN_COLUMNS = {
+    "asset": "coalesce(t.asset, 'unknown')",
+    "chain": "coalesce(t.chain, 'unknown')",
+    "typology": "coalesce(l.typology, CASE WHEN l.tx_id IS NULL THEN 'not confirmed' ELSE 'unknown' END)",
+}
+
+
+def breakdown(conn: PgConnection, by: str, hours: int) -> list[dict[str, Any]]:
+    """Transactions, alerts and confirmed fraud grouped by asset, chain or typology (a fixed column)."""
+    return rows(conn, BREAKDOWN.format(column=BREAKDOWN_COLUMNS[by]), [hours])
+
+
+QUALITY = """
+SELECT date_trunc(%s, t.stored_at) AS period,
+       count(*) AS transactions,
+       count(*) FILTER (WHERE t.predicted_fraud) AS alerts,
+       count(*) FILTER (WHERE t.predicted_fraud AND l.is_fraud) AS true_alerts,
+       count(*) FILTER (WHERE l.is_fraud) AS labelled_fraud
+FROM scored_transactions t
+LEFT JOIN LATERAL (
+    SELECT coalesce(
+        (SELECT is_fraud FROM labels WHERE tx_id = t.tx_id AND source = 'analyst'),
+        (SELECT is_fraud FROM labels WHERE tx_id = t.tx_id AND source = 'ground_truth')
+    ) AS is_fraud
+) l ON true
+WHERE t.stored_at > now() - make_interval(hours => %s)
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def quality(conn: PgConnection, hours: int, unit: str) -> list[dict[str, Any]]:
+    """Per period: alerts, those confirmed fraud by the labels so far, and all labelled fraud."""
+    out = rows(conn, QUALITY, [unit, hours])
+    for r in out:
+        r["precision"] = r["true_alerts"] / r["alerts"] if r["alerts"] else None
+        r["recall"] = r["true_alerts"] / r["labelled_fraud"] if r["labelled_fraud"] else None
+    return out

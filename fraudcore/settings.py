@@ -226,6 +226,20 @@ class LiveSettings(_Group):
     channel: str = Field(default="live:scored", min_length=1, description="pub/sub channel of scored txs")
 
 
+class StreamlitSettings(_Group):
+    """The Streamlit analyst app (``python -m streamlit_app``), which reads through the API only."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8501, ge=1, le=65535)
+    refresh_s: float = Field(default=5.0, ge=1, le=600, description="how often the live parts refresh")
+    api_url: str = Field(default="", description="the API the app reads; empty: API__PUBLIC_URL / host:port")
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}/"
+
+
 class RetrainSettings(_Group):
     """The retrainer (``python -m retrainer``): when it runs, on what, and what it takes to promote."""
 
@@ -302,6 +316,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     live: LiveSettings = LiveSettings()
     retrain: RetrainSettings = RetrainSettings()
+    streamlit: StreamlitSettings = StreamlitSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     stack: StackSettings = StackSettings()
 

@@ -8,6 +8,7 @@ the CLI. Across processes, a lease in MongoDB (:mod:`retrainer.lock`) keeps it t
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -90,18 +91,19 @@ def serve(settings: Settings) -> None:
     bootstrap(settings, kafka=False, postgres=False)
     db = mongo_db(wait_mongo(settings, settings.stack.ready_timeout_s), settings)
     retrainer = Retrainer(settings, db)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
-    scheduler.add_job(retrainer.scheduled, schedule_trigger(settings), id="scheduled", **common)
+    trigger = schedule_trigger(settings)
+    scheduler.add_job(retrainer.scheduled, trigger, id="scheduled", **common)
     poll = IntervalTrigger(seconds=settings.retrain.request_poll_s)
     scheduler.add_job(retrainer.requested, poll, id="requested", **common)
     stop = stop_event()
     threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True).start()
-    job = scheduler.get_job("scheduled")
     log.info(
         "retrainer scheduled",
         schedule=settings.retrain.cron or f"every {settings.retrain.every_hours:g} h",
-        next_run=str(job.next_run_time) if job else None,
+        next_run=str(trigger.get_next_fire_time(None, datetime.now(UTC))),
         models_dir=str(settings.models.dir),
     )
     scheduler.start()

@@ -1,12 +1,13 @@
-"""Live statistics, from Redis (the storage consumer keeps them; see :mod:`fraudcore.live`)."""
+"""Statistics: live from Redis (see :mod:`fraudcore.live`); breakdowns and model quality from PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import LiveDep
+from api import queries
+from api.deps import DbDep, LiveDep
 from api.schemas import LiveStats, RiskyWallet
 
 router = APIRouter(prefix="/stats", tags=["live statistics"])
@@ -52,3 +53,25 @@ def recent(
 def dead_letters(live: LiveDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
     """The latest dead letters of every service, newest first, with their reasons."""
     return live.dead_letters(limit)
+
+
+@router.get("/breakdown")
+def breakdown(
+    db: DbDep,
+    by: Annotated[Literal["asset", "chain", "typology"], Query(description="what to group by")] = "asset",
+    hours: Annotated[int, Query(ge=1, le=24 * 90, description="stored in the last hours")] = 24,
+) -> list[dict[str, Any]]:
+    """Transactions, alerts, flagged USD and confirmed fraud per asset, chain or (confirmed) typology."""
+    return queries.breakdown(db, by, hours)
+
+
+@router.get("/quality")
+def quality(
+    db: DbDep,
+    hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
+    unit: Annotated[Literal["minute", "hour", "day"], Query(description="period length")] = "hour",
+) -> list[dict[str, Any]]:
+    """Model quality over time from the labels that have arrived: precision and recall per period.
+
+    Recent periods look worse than they are: their fraud is not all labelled yet."""
+    return queries.quality(db, hours, unit)

@@ -44,6 +44,13 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.storage.metrics_port,
     ),
     Service(
+        "streamlit_app",
+        "streamlit_app",
+        "Streamlit: real-time fraud analysis",
+        url=lambda s: s.streamlit.url,
+        port=lambda s: s.streamlit.port,
+    ),
+    Service(
         "retrainer",
         "retrainer",
         "retraining on a schedule (RETRAIN__EVERY_HOURS) and on request (POST /retrain)",

@@ -129,3 +129,17 @@ def test_time_window_is_exclusive_at_the_end(served: Served) -> None:
         "/transactions", params={"start": t.isoformat(), "end": (t + timedelta(microseconds=1)).isoformat()}
     ).json()["items"]
     assert served.txs[0].tx_id in {x["tx_id"] for x in got}
+
+
+def test_breakdowns_and_model_quality(served: Served) -> None:
+    txs, labels = served.txs, served.labels
+    by_asset = served.client.get("/stats/breakdown", params={"by": "asset"}).json()
+    assert sum(r["transactions"] for r in by_asset) == len(txs)
+    assert sum(r["alerts"] for r in by_asset) == sum(t.predicted_fraud for t in txs)
+    by_typology = served.client.get("/stats/breakdown", params={"by": "typology"}).json()
+    confirmed = {r["key"]: r["confirmed_fraud"] for r in by_typology if r["key"] != "not confirmed"}
+    assert sum(confirmed.values()) == len(labels)
+    assert served.client.get("/stats/breakdown", params={"by": "sender"}).status_code == 422
+    [period] = served.client.get("/stats/quality", params={"unit": "day"}).json()
+    assert period["transactions"] == len(txs) and period["labelled_fraud"] == len(labels)
+    assert period["precision"] == 1.0  # the test's scores flag exactly the labelled fraud
