@@ -16,5 +16,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.integration if "integration" in parts else pytest.mark.unit)
 
 
-# a small simulated history and one model version trained on it, shared by unit and integration tests
-pytest_plugins = ["tests.models_fixtures"]
+pytest_plugins = [
+    "tests.models_fixtures",  # a small simulated history and one model version trained on it
+    "tests.browser",  # `browser`: headless chromium driven by Selenium, screenshots in reports/screenshots
+]
