@@ -75,7 +75,8 @@ def alerts_table() -> DataTable:
     }
     # Dash's TypedDicts for conditional styles declare only "if"; any CSS property is allowed
     by_column: list[Any] = [
-        {"if": {"column_id": c}, "fontFamily": "ui-monospace, monospace"} for c in ("from", "to", "time")
+        *({"if": {"column_id": c}, "fontFamily": "ui-monospace, monospace"} for c in ("from", "to", "time")),
+        *({"if": {"column_id": c}, "whiteSpace": "nowrap"} for c, _ in views.ALERT_COLUMNS if c != "reasons"),
     ]
     by_value: list[Any] = [
         {
@@ -83,7 +84,7 @@ def alerts_table() -> DataTable:
             "color": views.RED,
             "fontWeight": "700",
         },
-        {"if": {"column_id": "reasons"}, "color": views.MUTED, "minWidth": "340px"},
+        {"if": {"column_id": "reasons"}, "color": views.MUTED},
     ]
     return DataTable(
         id="alerts",
