@@ -88,7 +88,12 @@ def alerts_table() -> DataTable:
     ]
     return DataTable(
         id="alerts",
-        columns=[{"id": key, "name": name} for key, name in views.ALERT_COLUMNS],
+        columns=[
+            {"id": key, "name": name, "type": "numeric", "format": {"specifier": ".3f"}}
+            if key == "score"
+            else {"id": key, "name": name}
+            for key, name in views.ALERT_COLUMNS
+        ],
         data=[],
         style_as_list_view=True,
         style_table={"overflowX": "auto"},

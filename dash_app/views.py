@@ -8,6 +8,8 @@ Pure functions of :class:`Reading` (no Redis, no Dash callbacks), so they are te
 ('$1.23M', '$950')
 >>> seconds(0.0123), seconds(4.2), seconds(125)
 ('12 ms', '4.2 s', '2 min 5 s')
+>>> amount(10408.3), amount(12.961), amount(0.0055361)
+('10,408', '12.96', '0.005536')
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def money(usd: float) -> str:
                 f"${usd / limit:,.2f}{suffix}" if abs(usd) < limit * 100 else f"${usd / limit:,.0f}{suffix}"
             )
     return f"${usd:,.0f}"
+
+
+def amount(value: float) -> str:
+    """An amount of a coin: whole units from 1,000 up, four significant digits below."""
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
 
 
 def seconds(value: float) -> str:
@@ -242,6 +249,7 @@ def fraud_rate_figure(r: Reading, target_alert_rate: float) -> go.Figure:
         y=100 * target_alert_rate,
         line={"color": AMBER, "dash": "dash", "width": 1},
         annotation={"text": f"target {target_alert_rate:.1%}", "font": {"color": AMBER}},
+        annotation_position="top left",
     )
     return _layout(
         fig, "Alert rate (% of transactions flagged)", yaxis={"ticksuffix": "%", "rangemode": "tozero"}
@@ -369,7 +377,7 @@ def alert_rows(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "usd": money(float(tx["amount_usd"])),
                 "asset": " ".join(
                     [
-                        f"{tx['amount']:,.4g}",
+                        amount(tx["amount"]),
                         tx.get("asset") or "",
                         f"({tx['chain']})" if tx.get("chain") else "",
                     ]

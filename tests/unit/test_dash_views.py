@@ -92,3 +92,5 @@ def test_alert_rows_are_readable() -> None:
     assert row["reasons"] == "amount 14x this wallet's usual; receiver first seen 0 minutes ago"
     (bare,) = views.alert_rows([{**tx, "asset": None, "chain": None, "reasons": []}])
     assert bare["asset"] == "12.96" and bare["reasons"] == "—"
+    (big,) = views.alert_rows([{**tx, "amount": 10408.3, "asset": "USDC"}])
+    assert big["asset"] == "10,408 USDC (ethereum)"
