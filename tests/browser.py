@@ -4,6 +4,10 @@ A pytest plugin (listed in ``tests/conftest.py``): the ``browser`` fixture gives
 headless chromium with its own profile, and saves a screenshot of the page when the test fails.
 Screenshots go to ``reports/screenshots/`` (``SCREENSHOTS_DIR`` overrides it).
 
+The same browser takes the README's screenshots of a running stack (``make up``):
+
+    python -m tests.browser http://127.0.0.1:8050/ docs/screenshots/dash-monitor.png --wait "#kpi-total"
+
 Nothing is downloaded: Selenium Manager is switched off and the driver's path is given. Without
 chromium the fixture fails with the command that installs it (``.ci/run`` runs it), it does not skip.
 
@@ -100,10 +104,10 @@ class Browser:
             raise AssertionError(f"{css}: waited {timeout_s:g} s for {count}, found {seen}") from None
         return result
 
-    def screenshot(self, name: str, full_page: bool = True) -> Path:
-        """Save a PNG of the page (its whole height by default) to the screenshots folder."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    def screenshot(self, name: str, full_page: bool = True, path: Path | None = None) -> Path:
+        """Save a PNG of the page (its whole height by default) to the screenshots folder, or ``path``."""
+        path = path or SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
         if full_page:
             height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
             self.driver.set_window_size(self.width, max(height, 600))
@@ -161,3 +165,30 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def main() -> None:
+    """Screenshot a live page: wait until ``--wait`` shows a value, let it settle, save the PNG."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.browser", description=main.__doc__)
+    parser.add_argument("url")
+    parser.add_argument("out", type=Path, help="the PNG to write")
+    parser.add_argument("--wait", default="body", help="CSS of an element whose text must be a value")
+    parser.add_argument("--settle-s", type=float, default=20, help="then wait this long (live rates)")
+    parser.add_argument("--width", type=int, default=1600)
+    args = parser.parse_args()
+    driver, profile = start_chromium(args.width)
+    try:
+        browser = Browser(driver, args.width)
+        browser.open(args.url)
+        browser.wait_text(args.wait, lambda text: text not in ("", "0", "—"), timeout_s=120)
+        time.sleep(args.settle_s)
+        print(browser.screenshot("", path=args.out))
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
