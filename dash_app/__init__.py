@@ -1,1 +1,1 @@
-"""Dash dashboard (port 8050): live operations monitor reading Redis."""
+"""Dash live operations monitor (port 8050): throughput, alert rate, scores, alerts, pipeline health."""

@@ -29,6 +29,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -85,6 +86,38 @@ class Snapshot:
             "totals": self.totals,
             "minutes": [m.__dict__ for m in self.minutes],
         }
+
+
+@dataclass
+class Pipeline:
+    """The pipeline's health as the latest stored transactions show it (``sample`` of them).
+
+    ``freshness_s``: seconds since the newest stored transaction was scored (a stalled simulator,
+    scoring consumer or storage consumer makes it grow). ``delays_s``: produced → scored of each
+    sampled transaction that carries ``produced_at``, i.e. how long it waited in Kafka and in the
+    scoring consumer: the scoring consumer's lag, in seconds rather than offsets.
+    """
+
+    sampled: int
+    newest_scored_at: float | None
+    freshness_s: float | None
+    model_version: str | None
+    model_versions: dict[str, int]
+    threshold: float | None
+    delays_s: list[float]
+    dead_letters_total: int
+    last_dead_letter: dict[str, Any] | None
+
+    def delay_quantile(self, q: float) -> float | None:
+        """A quantile of ``delays_s`` (nearest rank), None without any.
+
+        >>> Pipeline(3, None, None, None, {}, None, [0.3, 0.1, 0.2], 0, None).delay_quantile(0.5)
+        0.2
+        """
+        if not self.delays_s:
+            return None
+        ordered = sorted(self.delays_s)
+        return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class LiveViews:
@@ -221,6 +254,32 @@ class LiveViews:
             dead_letters=sum(m.dead for m in series),
         )
 
+    def pipeline(self, sample: int = 200) -> Pipeline:
+        """Model version, freshness and scoring delay from the latest ``sample`` stored transactions."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lrange(self.key("recent"), 0, max(sample, 1) - 1)
+        pipe.lindex(self.key("dead_letters"), 0)
+        pipe.hget(self.key("totals"), "dead")
+        raw, last_dead, dead = pipe.execute()
+        recent = [orjson.loads(r) for r in raw]
+        versions = Counter(str(tx["model_version"]) for tx in recent)
+        delays = []
+        for tx in recent:
+            if tx.get("produced_at"):
+                delays.append(_unix(tx["scored_at"]) - _unix(tx["produced_at"]))
+        newest = max((_unix(tx["scored_at"]) for tx in recent), default=None)
+        return Pipeline(
+            sampled=len(recent),
+            newest_scored_at=newest,
+            freshness_s=max(0.0, self.clock() - newest) if newest is not None else None,
+            model_version=str(recent[0]["model_version"]) if recent else None,
+            model_versions=dict(versions.most_common()),
+            threshold=float(recent[0]["threshold"]) if recent else None,
+            delays_s=delays,
+            dead_letters_total=int(dead or 0),
+            last_dead_letter=orjson.loads(last_dead) if last_dead else None,
+        )
+
     def risky_wallets(self, limit: int = 20, hours: int = 24) -> list[tuple[str, int]]:
         """Wallets on either side of the most alerts over the last ``hours`` (within the window kept)."""
         now = self.clock()
@@ -243,6 +302,10 @@ def decode_published(message: bytes) -> list[dict[str, Any]]:
     """One pub/sub message of the ``LIVE__CHANNEL``: the batch's scored transactions as dicts."""
     batch = orjson.loads(message)
     return batch if isinstance(batch, list) else [batch]
+
+
+def _unix(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def _add(pipe: Any, key: str, counts: dict[str, float]) -> None:

@@ -193,6 +193,21 @@ class ApiSettings(_Group):
         return f"http://{host}:{self.port}"
 
 
+class DashSettings(_Group):
+    """The Dash live operations monitor (``python -m dash_app``), which reads Redis only."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    refresh_ms: int = Field(default=1500, ge=250, le=60_000, description="how often the page reads Redis")
+    window_minutes: int = Field(default=60, ge=5, le=360, description="the time series' span")
+    alerts: int = Field(default=15, ge=1, le=200, description="latest alerts listed")
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}/"
+
+
 class ScoringSettings(_Group):
     """The scoring consumer (``python -m ml_consumer``)."""
 
@@ -312,6 +327,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     models: ModelSettings = ModelSettings()
     api: ApiSettings = ApiSettings()
+    dash: DashSettings = DashSettings()
     scoring: ScoringSettings = ScoringSettings()
     storage: StorageSettings = StorageSettings()
     live: LiveSettings = LiveSettings()

@@ -16,6 +16,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.integration if "integration" in parts else pytest.mark.unit)
 
 
-# a small simulated history and one model version trained on it, shared by unit and integration tests;
-# a storage processor on its own fresh databases (storage consumer and API tests)
-pytest_plugins = ["tests.models_fixtures", "tests.integration.stores"]
+pytest_plugins = [
+    "tests.models_fixtures",  # a small simulated history and one model version trained on it
+    "tests.integration.stores",  # `storage`: a storage processor on its own fresh databases
+    "tests.browser",  # `browser`: headless chromium driven by Selenium, screenshots in reports/screenshots
+]

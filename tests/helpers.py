@@ -43,6 +43,8 @@ def stack_settings(data_dir: Path, **overrides: Any) -> Settings:
         "postgres": {"dsn": f"postgresql://fraud:fraud-test@127.0.0.1:{free_port()}/fraud_test"},
         "redis": {"url": f"redis://127.0.0.1:{free_port()}/0"},
         "api": {"port": free_port(), "key": "test-key"},
+        "dash": {"port": free_port()},
+        "streamlit": {"port": free_port()},
         "scoring": {"metrics_port": free_port()},
         "storage": {"metrics_port": free_port()},
         "models": {"dir": str(data_dir / "models")},

@@ -44,6 +44,13 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.storage.metrics_port,
     ),
     Service(
+        "dash_app",
+        "dash_app",
+        "Dash live operations monitor",
+        url=lambda s: s.dash.url,
+        port=lambda s: s.dash.port,
+    ),
+    Service(
         "streamlit_app",
         "streamlit_app",
         "Streamlit: real-time fraud analysis",

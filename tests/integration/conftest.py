@@ -1,8 +1,9 @@
-"""One embedded stack (the four real servers, no service) for the whole integration session.
+"""Embedded stacks on OS-chosen free ports, with their data in throw-away folders.
 
-It runs on OS-chosen free ports with its data in a throw-away folder, and is stopped
-and deleted at the end. Tests isolate themselves with unique topic, group, collection
-and table names.
+``stack``: the four real servers, no service, for the whole session; tests isolate themselves
+with unique topic, group, collection and table names. ``live_stack``: a second stack with every
+service (what `make up` runs) fed by the simulator, for the browser tests of the dashboards;
+started only when such a test asks for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,22 @@ def stack() -> Iterator[EmbeddedStack]:
 @pytest.fixture(scope="session")
 def settings(stack: EmbeddedStack) -> Settings:
     return stack.settings
+
+
+@pytest.fixture(scope="session")
+def live_stack(trained: tuple[Path, Any]) -> Iterator[EmbeddedStack]:
+    """Every service on its own servers, the simulator feeding it live (a short backfill first)."""
+    data_dir = make_data_dir()
+    shutil.copytree(trained[0], data_dir / "models")
+    settings = stack_settings(
+        data_dir,
+        simulator={"seed": 11, "accounts": 2000, "rate": 20, "backfill": 3000},
+        dash={"refresh_ms": 1000},
+    )
+    embedded = EmbeddedStack(settings)
+    try:
+        embedded.up()
+        yield embedded
+    finally:
+        embedded.down()
+        shutil.rmtree(data_dir, ignore_errors=True)

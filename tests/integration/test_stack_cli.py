@@ -57,9 +57,12 @@ def test_up_status_down_leaves_nothing_running() -> None:
             "servers:redis",
             "services:api",
             "services:ml_consumer",
+            "services:dash_app",
             "services:simulator",
         ):
             assert name in status.stdout
+        assert settings.dash.url in up.stdout
+        assert httpx.get(f"{settings.dash.url}health", timeout=10).json()["status"] == "ok"
         ready = httpx.get(f"{settings.api.url}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
         assert stack_processes(settings)
