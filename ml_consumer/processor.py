@@ -249,6 +249,7 @@ class ScoringProcessor:
 
 
 def _from_mongo(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k != "_id" and v is not None}
+    """The stored scored transaction, without what other services added to the document (labels)."""
+    out = {k: v for k, v in doc.items() if k in ScoredTransaction.model_fields and v is not None}
     out["tx_id"] = doc["_id"]
     return out

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kafka.errors import CommitFailedError, KafkaError
+from psycopg2 import InterfaceError as PgInterfaceError
+from psycopg2 import OperationalError as PgOperationalError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,6 +54,8 @@ TRANSIENT = (
     RedisConnectionError,
     RedisTimeoutError,
     KafkaError,
+    PgOperationalError,
+    PgInterfaceError,
     ConnectionError,
     TimeoutError,
 )
