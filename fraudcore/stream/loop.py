@@ -120,6 +120,10 @@ class LoopStats:
     preparing_s: float = 0.0
     waiting_for_writes_s: float = 0.0
     committing_s: float = 0.0
+    # the first batch carries the one-off costs (group join, model warm-up): steady rates start after it
+    first_committed_at: float = 0.0  # time.perf_counter()
+    first_batch_records: int = 0
+    last_committed_at: float = 0.0
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -277,6 +281,9 @@ def _commit(source: Source, batch: list[Record], stats: LoopStats, started: floa
     stats.last_batch_s = now - started
     stats.batches += 1
     stats.records += len(batch)
+    stats.last_committed_at = now
+    if stats.batches == 1:
+        stats.first_committed_at, stats.first_batch_records = now, len(batch)
 
 
 def _collect(source: Source, policy: BatchPolicy, stop: threading.Event) -> list[Record]:
