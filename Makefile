@@ -58,7 +58,7 @@ bench-simulator: $(STAMP) ## the simulator's live rate against the running stack
 	$(PY) bench/simulator_rate.py
 
 bench-score: $(STAMP) ## one scoring process: end to end, scoring core, consume only, MongoDB only (make up first)
-	$(PY) bench/score.py
+	PYTHONPATH=. $(PY) bench/score.py
 
 lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and the services
 	$(VENV)/bin/ruff check .

@@ -5,27 +5,26 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Any
 
 from prometheus_client import start_http_server
 
 from fraudcore.bootstrap import bootstrap
-from fraudcore.clients.kafka import make_consumer, make_producer
 from fraudcore.clients.mongo import mongo_db, wait_mongo
+from fraudcore.clients.rdkafka import RdProducer, make_rd_consumer, make_rd_producer
 from fraudcore.clients.redis import wait_redis
 from fraudcore.features import FeatureConfig, FeatureEngine, RedisStore
 from fraudcore.logging import get_logger
 from fraudcore.models.registry import ModelWatcher
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
-from fraudcore.stream.kafka import KafkaSource
 from fraudcore.stream.ports import Record
+from fraudcore.stream.rdkafka import RdKafkaSource
 from ml_consumer.processor import ScoringProcessor
 
 log = get_logger("ml_consumer")
 
 
-def build(settings: Settings, producer: Any = None) -> tuple[ScoringProcessor, ModelWatcher]:
+def build(settings: Settings, producer: RdProducer | None = None) -> tuple[ScoringProcessor, ModelWatcher]:
     """The processor and its model watcher, on real clients (MongoDB, Redis, Kafka producer)."""
     scoring = settings.scoring
     mongo = wait_mongo(settings, settings.stack.ready_timeout_s)
@@ -36,7 +35,7 @@ def build(settings: Settings, producer: Any = None) -> tuple[ScoringProcessor, M
         FeatureConfig.from_settings(settings),
     )
     watcher = ModelWatcher(settings.models.dir, scoring.reload_check_s)
-    producer = producer or make_producer(settings, "ml-consumer", linger_ms=5, batch_size=256 * 1024)
+    producer = producer or make_rd_producer(settings, "ml-consumer")
     return ScoringProcessor(settings, mongo_db(mongo, settings), producer, engine, watcher), watcher
 
 
@@ -68,17 +67,15 @@ def main(settings: Settings) -> None:
             settings.scoring.metrics_port,
             addr="127.0.0.1" if settings.environment != "production" else "0.0.0.0",
         )
-    processor, watcher = build(settings)
+    producer = make_rd_producer(settings, "ml-consumer")
+    processor, watcher = build(settings, producer)
     if not wait_for_model(watcher, stop):
         return
     scoring, topics = settings.scoring, settings.topics
-    consumer = make_consumer(
-        settings,
-        scoring.group_id,
-        topics.transactions.name,
-        topics.labels.name,
-        client_id="ml-consumer",
-        max_poll_records=scoring.batch_max_records,
+    source = RdKafkaSource(
+        make_rd_consumer(
+            settings, scoring.group_id, topics.transactions.name, topics.labels.name, client_id="ml-consumer"
+        )
     )
     policy = BatchPolicy(max_records=scoring.batch_max_records, max_wait_s=scoring.batch_max_wait_ms / 1000)
     progress = _Progress()
@@ -90,7 +87,7 @@ def main(settings: Settings) -> None:
     )
     try:
         run(
-            KafkaSource(consumer),
+            source,
             processor,
             policy,
             stop,
@@ -98,9 +95,8 @@ def main(settings: Settings) -> None:
         )
     finally:
         log.info("stopping: last batch committed, closing")
-        consumer.close(autocommit=False)
-        processor.producer.flush()
-        processor.producer.close(timeout=10)
+        source.close()  # commits nothing: the loop committed what was written
+        producer.close(timeout=10)
 
 
 class _Progress:

@@ -1,13 +1,24 @@
 """Scoring one micro-batch: validate, featurise, score, store in MongoDB, route to fraud / legit.
 
 The processor is plain logic over injected ports (a MongoDB database, a producer, the feature
-store, the model watcher), so tests run it on in-memory sources. It returns only when
-everything is durably written (MongoDB acknowledged, the producer flushed); the shared loop
-(:mod:`fraudcore.stream.loop`) commits offsets after that.
+store, the model watcher), so tests run it on in-memory sources. It works in two stages
+(:class:`fraudcore.stream.loop.StagedProcessor`):
+
+* :meth:`ScoringProcessor.prepare`, on the loop's thread, batch after batch: decode and
+  validate (invalid messages to the dead-letter topic, with the reason), find replays,
+  featurise (the feature state in Redis follows the stream in order), score, explain, and
+  encode the MongoDB documents and the fraud / legit messages; labels teach the feature
+  state here too;
+* :meth:`ScoringProcessor.write`, which the loop may run on a background thread while the
+  next batch is prepared: insert the documents into MongoDB (acknowledged), send the
+  messages and flush the producer (acknowledged, or it raises). The loop commits offsets
+  only after it returns.
 
 Writes are idempotent on ``tx_id`` (the MongoDB ``_id``): a batch read again after a crash
 inserts nothing twice, is not remembered twice by the feature state, and is routed again with
-the score first stored.
+the score first stored. A transaction of the batch prepared just before (whose write may
+still be under way) is routed again with that batch's score and inserted again (ignored if
+already there), never scored twice.
 """
 
 from __future__ import annotations
@@ -16,15 +27,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import orjson
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from fraudcore.features import FeatureEngine, TxFeatures
 from fraudcore.logging import get_logger
 from fraudcore.models.base import Inputs
-from fraudcore.models.registry import ModelWatcher
+from fraudcore.models.registry import ModelVersion, ModelWatcher
 from fraudcore.schemas import (
     DeadLetter,
     InvalidMessage,
@@ -42,10 +54,21 @@ log = get_logger("ml_consumer")
 DUPLICATE_KEY = 11000
 SERVICE = "ml_consumer"
 PENDING_RECHECK_S = 5.0  # labels kept by another instance are found within this
+JSON_OPTIONS = orjson.OPT_UTC_Z  # "...T10:00:00Z", as pydantic writes it
 
 
 class NoModel(RuntimeError):
     """No approved model version: scoring cannot start (the message says how to make one)."""
+
+
+class Producer(Protocol):
+    """Where routed messages and dead letters go (:class:`fraudcore.clients.rdkafka.RdProducer`)."""
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes | None = None) -> Any: ...
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything sent is acknowledged; raise if anything was refused."""
+        ...
 
 
 @dataclass
@@ -58,12 +81,32 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One scored transaction, ready to write: its MongoDB document and its fraud / legit message."""
+
+    doc: dict[str, Any]
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class Prepared:
+    """A prepared batch: what :meth:`ScoringProcessor.write` stores and sends."""
+
+    docs: list[dict[str, Any]]  # to insert (idempotent on _id)
+    messages: list[tuple[str, bytes | None, bytes]]  # (topic, key, value)
+    scores: list[float]
+    result: BatchResult
+
+
 class ScoringProcessor:
     def __init__(
         self,
         settings: Settings,
         db: Database[dict[str, Any]],
-        producer: Any,
+        producer: Producer,
         engine: FeatureEngine,
         models: ModelWatcher,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -79,10 +122,15 @@ class ScoringProcessor:
         self.last = BatchResult()
         self._pending_checked = 0.0
         self._pending_exist = True  # until the first look says otherwise
+        self._previous: dict[str, Routed] = {}  # the batch prepared last: its write may be under way
 
     # --- the batch ------------------------------------------------------------------
 
     def process(self, records: list[Record]) -> None:
+        """Both stages in one call: returns once the batch is written."""
+        self.write(self.prepare(records))
+
+    def prepare(self, records: list[Record]) -> Prepared:
         result = BatchResult()
         started = time.perf_counter()
         version = self.models.current()
@@ -92,24 +140,24 @@ class ScoringProcessor:
                 "(or `python -m retrainer train --data DIR`)"
             )
         metrics.MODEL_VERSION.info({"version": version.name})
-        failures: list[BaseException] = []
         txs: list[Transaction] = []
         labels: list[Label] = []
         for record in records:
             if record.topic == self.topics.labels.name:
-                label = self._decode(Label, record, result, failures)
+                label = self._decode(Label, record, result)
                 if label is not None:
                     labels.append(label)
             else:
-                tx = self._decode(Transaction, record, result, failures)
+                tx = self._decode(Transaction, record, result)
                 if tx is not None:
                     txs.append(tx)
         txs = list({tx.tx_id: tx for tx in txs}.values())  # a tx_id twice in one batch is scored once
         result.timings["decode"] = time.perf_counter() - started
         t = time.perf_counter()
-        stored = self._already_stored([tx.tx_id for tx in txs])
+        again = [self._previous[tx.tx_id] for tx in txs if tx.tx_id in self._previous]
+        stored = self._already_stored([tx.tx_id for tx in txs if tx.tx_id not in self._previous])
         result.timings["replay check"] = time.perf_counter() - t
-        fresh = [tx for tx in txs if tx.tx_id not in stored]
+        fresh = [tx for tx in txs if tx.tx_id not in stored and tx.tx_id not in self._previous]
         result.replayed = len(txs) - len(fresh)
         t = time.perf_counter()
         features = self.engine.transform(fresh)
@@ -118,33 +166,43 @@ class ScoringProcessor:
         scored = self._score(fresh, features, version)
         result.timings["score"] = time.perf_counter() - t
         t = time.perf_counter()
-        self._store(scored)
+        batch = [*scored, *again]
+        messages: list[tuple[str, bytes | None, bytes]] = [(r.topic, r.key, r.value) for r in batch]
+        for doc in stored.values():  # stored by an earlier run: routed again with the stored score
+            first = ScoredTransaction.model_validate(_from_mongo(doc), strict=False)
+            topic = self.topics.fraud.name if first.predicted_fraud else self.topics.legit.name
+            messages.append((topic, first.key, encode(first)))
+        result.fraud = sum(1 for topic, _, _ in messages if topic == self.topics.fraud.name)
+        known = (  # a label's transaction may be in this batch or the one before, maybe not yet in MongoDB
+            {r.doc["_id"]: r.doc["receiver_address"] for r in (*self._previous.values(), *batch)}
+            if any(label.is_fraud for label in labels)
+            else {}
+        )
+        self._learn(labels, known, {tx.tx_id: tx.receiver_address for tx in fresh}, result)
+        self._previous = {r.doc["_id"]: r for r in batch}
+        result.timings["labels"] = time.perf_counter() - t
+        result.scored = len(scored)
+        return Prepared([r.doc for r in batch], messages, [r.doc["score"] for r in scored], result)
+
+    def write(self, work: Prepared) -> None:
+        result = work.result
+        t = time.perf_counter()
+        self._store(work.docs)
         result.timings["mongo"] = time.perf_counter() - t
         t = time.perf_counter()
-        for doc in [
-            *scored,
-            *(ScoredTransaction.model_validate(_from_mongo(d), strict=False) for d in stored.values()),
-        ]:
-            topic = self.topics.fraud.name if doc.predicted_fraud else self.topics.legit.name
-            self.producer.send(topic, key=doc.key, value=encode(doc)).add_errback(failures.append)
-            result.fraud += doc.predicted_fraud
-        self._learn(labels, {tx.tx_id: tx.receiver_address for tx in fresh}, result)
-        self.producer.flush()
+        for topic, key, value in work.messages:
+            self.producer.send(topic, key=key, value=value)
+        self.producer.flush()  # raises if the broker refused anything: then nothing is committed
         result.timings["produce"] = time.perf_counter() - t
-        if failures:
-            raise RuntimeError(f"the broker refused {len(failures)} message(s): {failures[0]}")
-        result.scored = len(scored)
-        for doc in scored:
-            metrics.SCORES.observe(doc.score)
-        metrics.MESSAGES.labels("scored").inc(len(scored))
+        for score in work.scores:
+            metrics.SCORES.observe(score)
+        metrics.MESSAGES.labels("scored").inc(result.scored)
         metrics.MESSAGES.labels("replayed").inc(result.replayed)
         metrics.MESSAGES.labels("label").inc(result.labels)
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SECONDS.observe(sum(result.timings.values()))
         self.last = result
 
-    def _decode(
-        self, model: type[Any], record: Record, result: BatchResult, failures: list[BaseException]
-    ) -> Any:
+    def _decode(self, model: type[Any], record: Record, result: BatchResult) -> Any:
         try:
             return decode(model, record.value)
         except InvalidMessage as exc:
@@ -156,9 +214,8 @@ class ScoringProcessor:
                 reason=exc.reason,
                 original=record.value or b"",
             )
-            self.producer.send(
-                self.topics.dead_letters.name, key=record.key, value=encode(letter)
-            ).add_errback(failures.append)
+            # flushed by this batch's write, before its commit
+            self.producer.send(self.topics.dead_letters.name, key=record.key, value=encode(letter))
             result.dead += 1
             metrics.MESSAGES.labels("dead_letter").inc()
             log.warning("dead letter", topic=record.topic, offset=record.offset, reason=exc.reason[:200])
@@ -170,8 +227,8 @@ class ScoringProcessor:
         return {d["_id"]: d for d in self.transactions.find({"_id": {"$in": ids}})}
 
     def _score(
-        self, txs: list[Transaction], features: list[TxFeatures], version: Any
-    ) -> list[ScoredTransaction]:
+        self, txs: list[Transaction], features: list[TxFeatures], version: ModelVersion
+    ) -> list[Routed]:
         if not txs:
             return []
         steps = int(version.manifest.get("sequence_length", self.engine.config.sequence_length))
@@ -181,28 +238,32 @@ class ScoringProcessor:
         reasons = version.explain(inputs.x, k) if k else [[] for _ in txs]
         threshold = version.threshold
         now = self.clock()
+        fraud, legit = self.topics.fraud.name, self.topics.legit.name
         out = []
-        for i, tx in enumerate(txs):
-            score = float(combined[i])
-            out.append(  # from a validated transaction and the model's own floats: no re-validation needed
-                ScoredTransaction.model_construct(
-                    **tx.__dict__,
-                    score=score,
-                    predicted_fraud=score >= threshold,
-                    threshold=threshold,
-                    model_version=version.name,
-                    xgb_score=float(p_xgb[i]),
-                    lstm_score=float(p_lstm[i]),
-                    reasons=reasons[i],
-                    scored_at=now,
-                )
-            )
+        # from validated transactions and the model's own floats: the ScoredTransaction schema's fields,
+        # without building and re-dumping a pydantic object per row (a test decodes what this writes)
+        for tx, score, xgb, lstm, why in zip(
+            txs, combined.tolist(), p_xgb.tolist(), p_lstm.tolist(), reasons, strict=True
+        ):
+            row = {
+                **tx.__dict__,
+                "score": score,
+                "predicted_fraud": score >= threshold,
+                "threshold": threshold,
+                "model_version": version.name,
+                "xgb_score": xgb,
+                "lstm_score": lstm,
+                "reasons": why,
+                "scored_at": now,
+            }
+            value = orjson.dumps({f: v for f, v in row.items() if v is not None}, option=JSON_OPTIONS)
+            doc = {"_id": row.pop("tx_id"), **row}
+            out.append(Routed(doc, fraud if score >= threshold else legit, tx.key, value))
         return out
 
-    def _store(self, scored: list[ScoredTransaction]) -> None:
-        if not scored:
+    def _store(self, docs: list[dict[str, Any]]) -> None:
+        if not docs:
             return
-        docs = [{"_id": s.tx_id, **s.model_dump(mode="python", exclude={"tx_id"})} for s in scored]
         try:
             self.transactions.insert_many(docs, ordered=False)
         except BulkWriteError as exc:  # already there (a replay): fine; anything else is not
@@ -210,21 +271,33 @@ class ScoringProcessor:
             if other:
                 raise
 
-    def _learn(self, labels: list[Label], scored_receivers: dict[str, str], result: BatchResult) -> None:
-        """Fraud labels teach the feature engine which addresses are bad (exposure features)."""
+    def _learn(
+        self,
+        labels: list[Label],
+        known: dict[str, str],
+        scored_receivers: dict[str, str],
+        result: BatchResult,
+    ) -> None:
+        """Fraud labels teach the feature engine which addresses are bad (exposure features).
+
+        ``known`` maps the transactions of this batch and of the one before (maybe not yet in
+        MongoDB) to their receivers; ``scored_receivers`` those first scored in this batch.
+        """
         fraud = [label for label in labels if label.is_fraud]
         marks: list[tuple[str, float]] = []
         if fraud:
+            ask = [x.tx_id for x in fraud if x.tx_id not in known]
             found = {
                 d["_id"]: d["receiver_address"]
-                for d in self.transactions.find(
-                    {"_id": {"$in": [x.tx_id for x in fraud]}}, {"receiver_address": 1}
+                for d in (
+                    self.transactions.find({"_id": {"$in": ask}}, {"receiver_address": 1}) if ask else []
                 )
             }
             waiting = []
             for label in fraud:
-                if label.tx_id in found:
-                    marks.append((found[label.tx_id], label.labelled_at.timestamp()))
+                receiver = known.get(label.tx_id) or found.get(label.tx_id)
+                if receiver is not None:
+                    marks.append((receiver, label.labelled_at.timestamp()))
                 else:  # the transaction is not scored yet: keep the label until it is
                     waiting.append({"_id": label.tx_id, "labelled_at": label.labelled_at})
             for doc in waiting:

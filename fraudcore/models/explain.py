@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
 
 
 def _n(value: float) -> str:
@@ -87,4 +89,38 @@ def reasons(named: Mapping[str, float], contributions: Mapping[str, float], k: i
             out.append(text)
         if len(out) == k:
             break
+    return out
+
+
+def reasons_many(
+    features: Sequence[str], values: np.ndarray, pushes: np.ndarray, k: int = 3
+) -> list[list[str]]:
+    """:func:`reasons` for every row of ``values`` / ``pushes`` (n, features), ranked in one numpy sort.
+
+    The same phrases in the same order as :func:`reasons` row by row (ties in a push are
+    broken by the feature's name, as there), without building two dicts and sorting every
+    feature of every row in Python.
+    """
+    if k <= 0 or len(values) == 0:
+        return [[] for _ in range(len(values))]
+    names = np.asarray(features)
+    by_name_desc = np.argsort(np.argsort(names))[::-1].copy()  # a larger name sorts first on a tie
+    ranks = np.broadcast_to(-by_name_desc.astype(np.float64), pushes.shape)
+    order = np.lexsort((ranks, -pushes.astype(np.float64)), axis=-1)
+    phrases = [PHRASES.get(f) for f in features]
+    out: list[list[str]] = []
+    for row, push, ranked in zip(values.tolist(), pushes.tolist(), order.tolist(), strict=True):
+        found: list[str] = []
+        for j in ranked:
+            if push[j] <= 0:
+                break
+            phrase, value = phrases[j], row[j]
+            if phrase is None or value is None or math.isnan(value):
+                continue
+            text = phrase(value)
+            if text and text not in found:
+                found.append(text)
+                if len(found) == k:
+                    break
+        out.append(found)
     return out

@@ -25,7 +25,7 @@ import numpy as np
 from fraudcore.features import FEATURES, STEP_FEATURES, schema_version
 from fraudcore.logging import get_logger
 from fraudcore.models.base import Inputs
-from fraudcore.models.explain import reasons
+from fraudcore.models.explain import reasons_many
 from fraudcore.models.lstm import SequenceModel
 from fraudcore.models.xgb import XGBoostModel
 
@@ -58,14 +58,7 @@ class ModelVersion:
     def explain(self, x: np.ndarray, k: int = 3) -> list[list[str]]:
         """Each row's top ``k`` reasons, phrased, from XGBoost's per-feature contributions."""
         pushes = self.xgb.contributions(x)[:, : len(FEATURES)]
-        return [
-            reasons(
-                dict(zip(FEATURES, row.tolist(), strict=True)),
-                dict(zip(FEATURES, push.tolist(), strict=True)),
-                k,
-            )
-            for row, push in zip(x, pushes, strict=True)
-        ]
+        return reasons_many(FEATURES, x, pushes, k)
 
     def score(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(combined, xgboost, lstm) probabilities for every row."""

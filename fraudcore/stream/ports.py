@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class CommitRefused(RuntimeError):
+    """The broker refused a commit because the group rebalanced: the batch's new owner reads it again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One message as consumed: where it came from and its raw bytes (nothing decoded yet)."""

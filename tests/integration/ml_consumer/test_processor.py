@@ -6,9 +6,10 @@ import json
 import shutil
 
 from fraudcore.features import AddressState
-from fraudcore.schemas import DeadLetter, ScoredTransaction, decode, encode
+from fraudcore.schemas import DeadLetter, ScoredTransaction, Transaction, decode, encode
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.memory import ListSource
+from ml_consumer.processor import _from_mongo
 from tests.integration.ml_consumer.conftest import Scoring, simulated
 
 BAD = [
@@ -129,3 +130,25 @@ def test_a_newer_version_is_picked_up_between_batches_and_a_broken_one_refused(s
     assert versions.count("v0001") == 300 and versions.count("v0002") == 600  # v0003 refused, v0002 kept
     assert "v0003" in scoring.processor.models.refused
     assert scoring.db["transactions"].count_documents({}) == 900
+
+
+def test_routed_messages_follow_the_schema_and_match_what_is_stored(scoring: Scoring) -> None:
+    """Fraud / legit messages are encoded without pydantic: they must still be valid ScoredTransactions."""
+    txs, _ = simulated(400, seed=33)
+    by_id = {t.tx_id: t for t in txs}
+    source = ListSource([encode(t) for t in txs], topic=scoring.settings.topics.transactions.name)
+    run(source, scoring.processor, BatchPolicy(max_records=150, max_wait_s=0), stop_when_idle=True)
+    assert len(scoring.producer.sent) == 400
+    for topic, key, value in scoring.producer.sent:
+        routed = decode(ScoredTransaction, value)  # strict, extra fields forbidden
+        tx = by_id[routed.tx_id]
+        assert key == tx.key and routed.model_dump(include=set(Transaction.model_fields)) == tx.model_dump()
+        assert None not in json.loads(value).values()  # unset optional fields are left out, as encode() does
+        topics = scoring.settings.topics
+        assert topic == (topics.fraud.name if routed.predicted_fraud else topics.legit.name)
+        doc = scoring.db["transactions"].find_one({"_id": routed.tx_id})
+        assert doc is not None
+        stored = ScoredTransaction.model_validate(_from_mongo(doc), strict=False)
+        same = {"scored_at", "event_time", "produced_at"}  # MongoDB keeps milliseconds
+        assert stored.model_dump(exclude=same) == routed.model_dump(exclude=same)
+        assert abs((stored.scored_at - routed.scored_at).total_seconds()) < 0.001
