@@ -98,13 +98,23 @@ STEP_FEATURES: tuple[str, ...] = (
     "pass_through",
     "near_threshold",
 )
-# fields of a transaction that some features need; a file without them leaves those features out
+# fields of a transaction that some features (and the step features of the same name) need; a file
+# without them leaves those features out of its model (fraudcore.models.base.Columns)
 OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {
     "device_id": ("new_device", "hours_since_new_access"),
     "ip_country": ("new_country", "hours_since_new_access"),
     "channel": ("new_channel",),
 }
 ENGINE_VERSION = 1
+
+
+def unavailable(missing_fields: Iterable[str]) -> set[str]:
+    """The feature and step names that need one of ``missing_fields``: a model leaves them out.
+
+    >>> sorted(unavailable(["channel", "ip_country"]))
+    ['hours_since_new_access', 'new_channel', 'new_country']
+    """
+    return {name for field in missing_fields for name in OPTIONAL_INPUTS.get(field, ())}
 
 
 def schema_version(features: Sequence[str] = FEATURES, steps: Sequence[str] = STEP_FEATURES) -> str:
