@@ -55,9 +55,10 @@ def test_replay_to_a_dataset_keeps_good_rows_and_reports_bad_ones(
     with summary.rejects_file.open() as f:  # type: ignore[union-attr]
         rejects = list(csv.DictReader(f))
     assert [r["row"] for r in rejects] == ["3", "4", "5"]
-    assert "amount" in rejects[0]["reason"] and "greater than or equal to 0" in rejects[0]["reason"]
-    assert "event_time: not a time" in rejects[1]["reason"]
-    assert "label: expected 0 or 1" in rejects[2]["reason"]
+    # each reason names the field and the user's column
+    assert rejects[0]["reason"].startswith("amount (column 'value'): Input should be greater than or equal to 0")
+    assert "event_time (column 'when'): not a time" in rejects[1]["reason"]
+    assert "label (column 'fraud_flag'): expected 0 or 1" in rejects[2]["reason"]
     assert "row 3:" in summary.render()
 
     txs = list(iter_transactions(out))
