@@ -52,7 +52,15 @@ class Fitted:
 
 
 def inputs_for(history: History, rows: np.ndarray) -> Inputs:
-    return Inputs(history.x[rows], lambda part: history.sequences(rows[part]))
+    """The rows' inputs, cut to the features the history's data can fill (:attr:`History.columns`)."""
+    columns = history.columns
+    if columns.complete:
+        return Inputs(history.x[rows], lambda part: history.sequences(rows[part]))
+    steps = columns.step_index
+    return Inputs(
+        history.x[np.ix_(rows, columns.feature_index)],
+        lambda part: history.sequences(rows[part])[:, :, steps],
+    )
 
 
 def fit(history: History, rows: np.ndarray, known_at: float, config: TrainConfig) -> Fitted:
