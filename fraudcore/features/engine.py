@@ -374,5 +374,8 @@ def _lookalike(address: str, known: list[str]) -> float:
     """1 when ``address`` is not among ``known`` but looks like one of them (address poisoning)."""
     if address in known or len(address) < 12:
         return 0.0
-    mark, tail = fingerprint(address), address[-4:]
+    tail = address[-4:]
+    if tail + "\n" not in "\n".join(known) + "\n":  # no known address ends the same: the common case, in C
+        return 0.0
+    mark = fingerprint(address)
     return 1.0 if any(k.endswith(tail) and fingerprint(k) == mark for k in known) else 0.0

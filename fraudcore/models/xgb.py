@@ -17,9 +17,18 @@ class XGBoostModel:
 
     name = "xgboost"
 
-    def __init__(self, booster: xgb.Booster | None = None, rounds: int = 600, threads: int = 2) -> None:
+    def __init__(
+        self,
+        booster: xgb.Booster | None = None,
+        rounds: int = 600,
+        threads: int = 2,
+        max_rows: int | None = None,
+        seed: int = 7,
+    ) -> None:
         self.booster = booster
         self.rounds = rounds
+        self.max_rows = max_rows  # above it, every fraud row and a sample of the rest (reweighted)
+        self.seed = seed
         self.params = {
             "objective": "binary:logistic",
             "eval_metric": "aucpr",
@@ -30,7 +39,7 @@ class XGBoostModel:
             "colsample_bytree": 0.8,
             "min_child_weight": 5,
             "nthread": threads,
-            "seed": 7,
+            "seed": seed,
         }
 
     def fit(
@@ -41,7 +50,11 @@ class XGBoostModel:
         valid: Inputs | None,
         y_valid: np.ndarray | None,
     ) -> None:
-        dtrain = xgb.DMatrix(train.x, label=y, weight=weight, missing=np.nan)
+        x = train.x
+        if self.max_rows is not None and len(y) > self.max_rows:
+            rows, weight = _sample(y, weight, self.max_rows, self.seed)
+            x, y = x[rows], y[rows]
+        dtrain = xgb.DMatrix(x, label=y, weight=weight, missing=np.nan)
         evals = [(dtrain, "train")]
         if valid is not None and y_valid is not None and y_valid.sum() > 0:
             evals.append((xgb.DMatrix(valid.x, label=y_valid, missing=np.nan), "valid"))
@@ -86,3 +99,19 @@ class XGBoostModel:
         booster.load_model(folder / FILE)
         booster.set_param({"nthread": 2})
         return cls(booster)
+
+
+def _sample(y: np.ndarray, weight: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every positive row and a uniform sample of the negatives, in order; the negatives' weight scaled up.
+
+    >>> rows, w = _sample(np.array([0, 0, 0, 0, 1]), np.ones(5), 3, seed=1)
+    >>> len(rows), int(rows[-1]), w.tolist()
+    (3, 4, [2.0, 2.0, 1.0])
+    """
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.nonzero(y == 1)[0], np.nonzero(y != 1)[0]
+    keep = min(len(negatives), max(size - len(positives), 1))
+    rows = np.sort(np.concatenate([positives, rng.choice(negatives, keep, replace=False)]))
+    scaled = np.asarray(weight[rows], dtype=np.float32).copy()
+    scaled[y[rows] != 1] *= len(negatives) / keep
+    return rows, scaled

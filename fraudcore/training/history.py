@@ -85,9 +85,9 @@ class History:
     def sequences(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), sequence_length, step features): each sender's last steps, zero-padded in front."""
         previous = self.previous[rows]
-        padded = np.vstack([self.steps, np.zeros((1, self.steps.shape[1]), dtype=np.float32)])
-        index = np.where(previous < 0, len(self.steps), previous)
-        return np.concatenate([padded[index], self.steps[rows][:, None, :]], axis=1)
+        earlier = self.steps[np.maximum(previous, 0)]  # no padded copy of every step: zero what is before
+        earlier[previous < 0] = 0.0
+        return np.concatenate([earlier, self.steps[rows][:, None, :]], axis=1)
 
 
 def featurise(
