@@ -342,13 +342,18 @@ def _seconds(values: Any) -> np.ndarray:
     return out
 
 
-def count_rows(path: str | Path) -> int:
-    """Data rows of a CSV (lines less the header; quoted line breaks would count twice) or a Parquet file."""
+def count_rows(path: str | Path) -> int | None:
+    """Data rows of a CSV (lines less the header; quoted line breaks count twice) or a Parquet file.
+
+    For a progress bar: None for a compressed CSV, whose rows are not counted.
+    """
     path = Path(path)
     if _kind(path) == "parquet":
         import pyarrow.parquet as pq
 
         return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix.lower() == ".gz":
+        return None
     lines, last = 0, b"\n"
     with path.open("rb") as f:
         while block := f.read(1 << 22):

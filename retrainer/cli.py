@@ -104,6 +104,8 @@ def main(settings: Settings, argv: list[str] | None = None) -> int:
         return _evaluate(settings, args, mapping)
     except MappingError as exc:
         return _fail(str(exc))
+    except ValueError as exc:  # too little data to train or evaluate on: the message says what is missing
+        return _fail(str(exc))
 
 
 def _fail(message: str) -> int:

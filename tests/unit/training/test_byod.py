@@ -268,3 +268,14 @@ def test_a_file_needs_a_mapping(
 
 def test_the_scheduled_retrainer_is_still_not_built(tmp_path: Path) -> None:
     assert _run(tmp_path) == 3
+
+
+def test_a_file_with_too_few_frauds_says_so(
+    user_file: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, mapping = user_file
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).assign(is_fraud="0")
+    frame.to_csv(path, index=False)
+    assert _run(tmp_path, "train", "--data", str(path), "--mapping", str(mapping), "--no-progress") == 2
+    assert "too few labelled frauds" in capsys.readouterr().err
+    assert _registry_untouched(tmp_path)
