@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost as xgb
@@ -24,8 +26,10 @@ class XGBoostModel:
         threads: int = 2,
         max_rows: int | None = None,
         seed: int = 7,
+        progress: bool = False,
     ) -> None:
         self.booster = booster
+        self.progress = progress
         self.rounds = rounds
         self.max_rows = max_rows  # above it, every fraud row and a sample of the rest (reweighted)
         self.seed = seed
@@ -55,7 +59,8 @@ class XGBoostModel:
             rows, weight = _sample(y, weight, self.max_rows, self.seed)
             x, y = x[rows], y[rows]
         dtrain = xgb.DMatrix(x, label=y, weight=weight, missing=np.nan)
-        evals = [(dtrain, "train")]
+        # early stopping watches validation only: the training set's AUC-PR each round costs a sort
+        evals = []
         if valid is not None and y_valid is not None and y_valid.sum() > 0:
             evals.append((xgb.DMatrix(valid.x, label=y_valid, missing=np.nan), "valid"))
         self.booster = xgb.train(
@@ -63,8 +68,9 @@ class XGBoostModel:
             dtrain,
             num_boost_round=self.rounds,
             evals=evals,
-            early_stopping_rounds=40 if len(evals) > 1 else None,
+            early_stopping_rounds=40 if evals else None,
             verbose_eval=False,
+            callbacks=[_Progress(self.rounds)] if self.progress else None,
         )
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
@@ -99,6 +105,23 @@ class XGBoostModel:
         booster.load_model(folder / FILE)
         booster.set_param({"nthread": 2})
         return cls(booster)
+
+
+class _Progress(xgb.callback.TrainingCallback):
+    """A progress bar over boosting rounds (it ends early when validation stops improving)."""
+
+    def __init__(self, rounds: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=rounds, desc="xgboost", unit="round", mininterval=1.0, file=sys.stderr)
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        self.bar.update(1)
+        return False
+
+    def after_training(self, model: Any) -> Any:
+        self.bar.close()
+        return model
 
 
 def _sample(y: np.ndarray, weight: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,7 @@ def evaluate(history: History, protocol: Protocol, config: TrainConfig) -> dict[
     columns = history.columns
     report: dict[str, Any] = {
         "protocol": protocol.__dict__,
-        "config": config.__dict__,
+        "config": {k: v for k, v in config.__dict__.items() if k != "progress"},
         "missing_fields": list(history.missing_fields),
         "unavailable_features": list(columns.unavailable),
         "features": list(columns.features),

@@ -50,7 +50,9 @@ def train_from_dataset(
     """Featurise ``data``, train on all of it (after the warm-up), and write a new version to the registry."""
     started = time.perf_counter()
     history = history or load_history(data, FeatureConfig.from_settings(settings), progress=progress)
-    return train_history(settings, history, str(data), config, started)
+    return train_history(
+        settings, history, str(data), config or train_config(settings, progress=progress), started
+    )
 
 
 def train_from_file(
@@ -65,7 +67,9 @@ def train_from_file(
     started = time.perf_counter()
     features = FeatureConfig.from_settings(settings)
     history = load_mapped_history(data, mapping, label_delay_hours, features, progress=progress)
-    return train_history(settings, history, str(data), config, started)
+    return train_history(
+        settings, history, str(data), config or train_config(settings, progress=progress), started
+    )
 
 
 def train_history(
@@ -131,7 +135,7 @@ def evaluate_dataset(
     progress: bool = True,
 ) -> tuple[dict[str, Any], Path, Path]:
     history = history or load_history(data, FeatureConfig.from_settings(settings), progress=progress)
-    report = evaluate(history, protocol, config or train_config(settings))
+    report = evaluate(history, protocol, config or train_config(settings, progress=progress))
     report["source"] = str(data)
     json_path, png_path = write_report(report, out)
     return report, json_path, png_path
@@ -152,7 +156,7 @@ def evaluate_file(
     history = load_mapped_history(
         data, mapping, label_delay_hours, features, progress=progress, what="evaluation"
     )
-    report = evaluate(history, protocol, config or train_config(settings))
+    report = evaluate(history, protocol, config or train_config(settings, progress=progress))
     report["source"] = str(data)
     report["label_delay_hours"] = (
         label_delay_hours if mapping.label_time is None else "from the label time column"

@@ -38,6 +38,7 @@ class TrainConfig:
     # XGBoost trains on every fraud row and a sample of the rest above this many rows (reweighted):
     # a 2M-row file then trains in minutes; the simulator's 1M-row history (800k) is not sampled
     xgb_rows: int = 1_000_000
+    progress: bool = False  # progress bars while the models train
 
 
 @dataclass
@@ -80,9 +81,9 @@ def fit(history: History, rows: np.ndarray, known_at: float, config: TrainConfig
     log.info("training", rows=len(train), fraud=int(y_train.sum()), valid_rows=len(valid))
     weight = balanced_weights(y_train)
     train_in, valid_in = inputs_for(history, train), inputs_for(history, valid)
-    xgb = XGBoostModel(max_rows=config.xgb_rows)
+    xgb = XGBoostModel(max_rows=config.xgb_rows, progress=config.progress)
     xgb.fit(train_in, y_train, weight, valid_in, y_valid)
-    lstm = SequenceModel(epochs=config.lstm_epochs, max_rows=config.lstm_rows)
+    lstm = SequenceModel(epochs=config.lstm_epochs, max_rows=config.lstm_rows, progress=config.progress)
     lstm.fit(train_in, y_train, weight, None, None)
     p_xgb, p_lstm = xgb.predict_proba(valid_in), lstm.predict_proba(valid_in)
     # the ensemble weight that ranks validation best; 1.0 (XGBoost alone) is among the choices
