@@ -7,6 +7,7 @@ that had arrived by the training time count; imbalance is handled with weights.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,11 +82,20 @@ def fit(history: History, rows: np.ndarray, known_at: float, config: TrainConfig
     log.info("training", rows=len(train), fraud=int(y_train.sum()), valid_rows=len(valid))
     weight = balanced_weights(y_train)
     train_in, valid_in = inputs_for(history, train), inputs_for(history, valid)
+    started = time.perf_counter()
     xgb = XGBoostModel(max_rows=config.xgb_rows, progress=config.progress)
     xgb.fit(train_in, y_train, weight, valid_in, y_valid)
+    xgb_s, started = time.perf_counter() - started, time.perf_counter()
     lstm = SequenceModel(epochs=config.lstm_epochs, max_rows=config.lstm_rows, progress=config.progress)
     lstm.fit(train_in, y_train, weight, None, None)
+    lstm_s, started = time.perf_counter() - started, time.perf_counter()
     p_xgb, p_lstm = xgb.predict_proba(valid_in), lstm.predict_proba(valid_in)
+    log.info(
+        "trained",
+        xgboost_s=round(xgb_s, 1),
+        lstm_s=round(lstm_s, 1),
+        validation_scoring_s=round(time.perf_counter() - started, 1),
+    )
     # the ensemble weight that ranks validation best; 1.0 (XGBoost alone) is among the choices
     best = max(WEIGHTS, key=lambda w: (average_precision_score(y_valid, combine(p_xgb, p_lstm, w)), w))
     scores = {"xgboost": p_xgb, "lstm": p_lstm, "combined": combine(p_xgb, p_lstm, best)}
