@@ -44,7 +44,7 @@ def test_a_version_trained_from_a_csv_scores_that_file_in_the_consumer(
     assert all(r.tx.device_id is None and r.tx.channel is None for r in rows)  # nothing optional
     source = ListSource([encode(r.tx) for r in rows], topic=test_settings.topics.transactions.name)
     stats = run(source, processor, BatchPolicy(max_records=500, max_wait_s=0), stop_when_idle=True)
-    assert stats.records == 3000 and source.committed == 3000
+    assert stats.records == 3000 and source.committed == 2999  # the last offset
 
     topics = test_settings.topics
     routed = {
