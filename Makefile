@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate bench-simulator bench-score
+.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,14 @@ models: $(STAMP) ## train a model version on data/history (simulated first if mi
 evaluate: $(STAMP) ## prequential evaluation on data/history: reports/evaluation/{evaluation.json,pr_curves.png}
 	@test -f data/history/transactions.parquet || $(MAKE) --no-print-directory history
 	$(PY) -m retrainer evaluate --data data/history --out reports/evaluation
+
+train-file: $(STAMP) ## a version from your own labelled file: make train-file DATA=transfers.csv MAPPING=map.yaml
+	@test -n "$(DATA)" -a -n "$(MAPPING)" || { echo "usage: make train-file DATA=FILE MAPPING=MAP (see README, Bring your own data)"; exit 2; }
+	$(PY) -m retrainer train --data $(DATA) --mapping $(MAPPING)
+
+evaluate-file: $(STAMP) ## prequential evaluation of your own file: reports/<file>/{evaluation.json,pr_curves.png}
+	@test -n "$(DATA)" -a -n "$(MAPPING)" || { echo "usage: make evaluate-file DATA=FILE MAPPING=MAP (see README, Bring your own data)"; exit 2; }
+	$(PY) -m retrainer evaluate --data $(DATA) --mapping $(MAPPING) --out reports/$(basename $(notdir $(DATA)))
 
 bench-simulator: $(STAMP) ## the simulator's live rate against the running stack (make up first)
 	$(PY) bench/simulator_rate.py

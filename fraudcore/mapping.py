@@ -14,26 +14,31 @@ or Unix seconds; amounts may be strings.
 >>> good, bad = mapping.convert(rows, first_row=1)
 >>> good[0].tx.amount_usd, good[0].tx.event_time.isoformat(), good[0].is_fraud
 (12.5, '2026-01-01T00:00:00+00:00', True)
->>> bad
-[RejectedRow(row=2, reason='amount: Input should be greater than or equal to 0; amount_usd: ...')]
+>>> [(b.row, b.reason) for b in bad]
+[(2, "amount (column 'value'): Input should be greater than or equal to 0; amount_usd: ...")]
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fraudcore.schemas import Transaction, describe
 
 REQUIRED = ("sender_address", "receiver_address", "amount", "event_time")
+# what a mapping may name besides a transaction's fields: the ground truth, kept off the transaction
+LABEL_FIELDS = ("label", "typology", "label_time")
+# a transaction's fields a file may hold (the producer's own stamp is not one of them)
+TRANSACTION_FIELDS = tuple(name for name in Transaction.model_fields if name != "produced_at")
 TRUE = {"1", "true", "yes", "fraud"}
 FALSE = {"0", "false", "no", "legit", ""}
 
@@ -83,6 +88,7 @@ class ColumnMapping(BaseModel):
     label: str | None = None
     typology: str | None = None
     label_time: str | None = None
+    # tests/unit/simulator/test_replay.py keeps these fields equal to TRANSACTION_FIELDS + LABEL_FIELDS
 
     @classmethod
     def parse(cls, pairs: Iterable[str]) -> ColumnMapping:
@@ -98,11 +104,31 @@ class ColumnMapping(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
         """From a YAML or JSON file holding ``field: column`` pairs."""
-        text = Path(path).read_text()
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise MappingError(f"{path}: cannot read the mapping ({exc.strerror or exc})") from None
         data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
         if not isinstance(data, dict):
             raise MappingError(f"{path}: expected field: column pairs")
         return cls.build({str(k): str(v) for k, v in data.items()})
+
+    @classmethod
+    def from_args(cls, path: str | Path | None, pairs: Iterable[str]) -> ColumnMapping:
+        """A mapping file, ``field=column`` pairs, or both (the pairs win), as the command lines take them."""
+        pairs = list(pairs)
+        if path is None:
+            return cls.parse(pairs)
+        mapping = cls.load(path)
+        if pairs:
+            fields = dict(mapping.columns)
+            for pair in pairs:
+                name, sep, column = pair.partition("=")
+                if not sep or not name.strip() or not column.strip():
+                    raise MappingError(f"a mapping is field=column, got {pair!r}")
+                fields[name.strip()] = column.strip()
+            mapping = cls.build(fields)
+        return mapping
 
     @classmethod
     def build(cls, fields: Mapping[str, str]) -> ColumnMapping:
@@ -131,19 +157,32 @@ class ColumnMapping(BaseModel):
                 f"column(s) not in the file: {named}; the file has: {', '.join(sorted(present))}"
             )
 
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The transaction fields this mapping does not name (the file lacks them)."""
+        return tuple(name for name in TRANSACTION_FIELDS if getattr(self, name) is None)
+
     def convert(
-        self, rows: Iterable[Mapping[str, Any]], first_row: int, tx_prefix: str = "row"
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        first_row: int = 1,
+        tx_prefix: str = "row",
+        numbers: Iterable[int] | None = None,
     ) -> tuple[list[MappedRow], list[RejectedRow]]:
-        """Rows to transactions (and labels); a row that does not fit is rejected with a reason."""
+        """Rows to transactions (and labels); a row that does not fit is rejected with a reason.
+
+        Rows are numbered from ``first_row``, or by ``numbers`` (rows read out of file order).
+        """
         columns = self.columns
         good: list[MappedRow] = []
         bad: list[RejectedRow] = []
-        for number, row in enumerate(rows, start=first_row):
+        numbered = zip(numbers, rows, strict=True) if numbers is not None else enumerate(rows, first_row)
+        for number, row in numbered:
             try:
                 good.append(self._one(row, columns, number, tx_prefix))
             except (ValueError, ValidationError) as exc:
                 reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-                bad.append(RejectedRow(number, reason))
+                bad.append(RejectedRow(number, _name_columns(reason, columns)))
         return good, bad
 
     def _one(self, row: Mapping[str, Any], columns: dict[str, str], number: int, prefix: str) -> MappedRow:
@@ -158,7 +197,7 @@ class ColumnMapping(BaseModel):
         label_time = values.pop("label_time", None)
         for name in REQUIRED:
             if name not in values:
-                raise ValueError(f"{name}: empty (column {columns[name]!r})")
+                raise ValueError(f"{name}: empty")
         values["event_time"] = parse_time(values["event_time"], "event_time")
         for name in ("amount", "amount_usd", "fee", "fee_usd"):
             if name in values:
@@ -180,6 +219,26 @@ class ColumnMapping(BaseModel):
             typology=str(typology) if typology is not None else None,
             label_time=parse_time(label_time, "label_time") if label_time is not None else None,
         )
+
+
+def _name_columns(reason: str, columns: Mapping[str, str]) -> str:
+    """``amount: ...`` -> ``amount (column 'value'): ...``: the user knows their file by its columns."""
+    parts = []
+    for part in reason.split("; "):
+        field, sep, rest = part.partition(": ")
+        if sep and field in columns:
+            part = f"{field} (column {columns[field]!r}): {rest}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+def rejects_message(path: str | Path, bad: Sequence[RejectedRow], what: str, limit: int = 5) -> str:
+    """The error for a file with rows that do not fit: the first bad rows, each with its column and reason."""
+    lines = [f"{path}: row(s) that do not fit the mapping; {what} needs every row to fit (the first shown):"]
+    lines += [f"  row {b.row}: {b.reason}" for b in bad[:limit]]
+    if len(bad) > limit:
+        lines.append(f"  ... and {len(bad) - limit:,} more among the rows read so far")
+    return "\n".join(lines)
 
 
 def _blank(value: Any) -> bool:
@@ -230,37 +289,143 @@ def parse_flag(value: Any, name: str) -> bool:
     raise ValueError(f"{name}: expected 0 or 1 (or true/false), got {str(value)[:40]!r}")
 
 
-def read_rows(path: str | Path, chunk_size: int = 50_000) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
-    """A CSV or Parquet file in chunks of rows (dicts), with its column names; memory stays bounded."""
-    path = Path(path)
-    if not path.exists():
+def _kind(path: Path) -> str:
+    if not path.is_file():
         raise MappingError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix in {".csv", ".txt", ".gz"}:
+        return "csv"
+    raise MappingError(f"{path}: expected a .csv or .parquet file")
+
+
+def column_names(path: str | Path) -> list[str]:
+    path = Path(path)
+    if _kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    import pandas as pd
+
+    return list(pd.read_csv(path, dtype=str, nrows=0).columns)
+
+
+def event_seconds(path: str | Path, column: str, chunk_size: int = 500_000) -> np.ndarray:
+    """The file's event times as Unix seconds (NaN where unparsable), reading that one column only."""
+    import pandas as pd
+
+    path = Path(path)
+    if _kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        parts = [pq.read_table(path, columns=[column]).column(0).to_pandas()]
+    else:
+        reader = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False, chunksize=chunk_size)
+        parts = [frame[column] for frame in reader]
+    return np.concatenate([_seconds(part) for part in parts]) if parts else np.zeros(0)
+
+
+def _seconds(values: Any) -> np.ndarray:
+    """parse_time, vectorised: Unix seconds, or ISO 8601 (UTC when no offset is given)."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.dt.tz_localize("UTC") if values.dt.tz is None else values
+        return np.asarray((stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds(), dtype=np.float64)
+    out = np.asarray(pd.to_numeric(values, errors="coerce"), dtype=np.float64)
+    rest = np.isnan(out)
+    if rest.any():
+        texts = values[rest].astype(str).str.strip().str.replace("Z", "+00:00", regex=False)
+        parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
+        out[rest] = np.asarray((parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds(), dtype=np.float64)
+    return out
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Data rows of a CSV (lines less the header; quoted line breaks count twice) or a Parquet file.
+
+    For a progress bar: None for a compressed CSV, whose rows are not counted.
+    """
+    path = Path(path)
+    if _kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix.lower() == ".gz":
+        return None
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
+def read_rows(path: str | Path, chunk_size: int = 50_000) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """A CSV or Parquet file in chunks of rows (dicts), with its column names; memory stays bounded."""
+    path = Path(path)
+    if _kind(path) == "parquet":
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
         for batch in parquet.iter_batches(batch_size=chunk_size):
             yield names, batch.to_pylist()
-    elif suffix in {".csv", ".txt", ".gz"}:
+    else:
         import pandas as pd
 
         # every column as text: this module parses times and numbers itself, with row numbers in errors
         reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size)
         for frame in reader:
             yield list(frame.columns), frame.to_dict("records")
+
+
+def _read_in_order(
+    path: Path, order: np.ndarray, chunk_size: int
+) -> Iterator[tuple[np.ndarray, list[dict[str, Any]]]]:
+    """The whole file as one Arrow table (text columns, about the file's size), rows taken in ``order``."""
+    import pyarrow as pa
+
+    if _kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
     else:
-        raise MappingError(f"{path}: expected a .csv or .parquet file")
+        import pyarrow.csv as pacsv
+
+        names = column_names(path)
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+    for start in range(0, len(order), chunk_size):
+        part = order[start : start + chunk_size]
+        yield part + 1, table.take(pa.array(part)).to_pylist()
 
 
 def map_file(
-    path: str | Path, mapping: ColumnMapping, chunk_size: int = 50_000
+    path: str | Path, mapping: ColumnMapping, chunk_size: int = 50_000, in_time_order: bool = False
 ) -> Iterator[tuple[list[MappedRow], list[RejectedRow]]]:
-    """``path`` through ``mapping``, chunk by chunk: the rows that fit, and those rejected with reasons."""
+    """``path`` through ``mapping``, chunk by chunk: the rows that fit, and those rejected with reasons.
+
+    ``in_time_order``: yield rows in event-time order (a stable sort) even if the file is not;
+    a file that is in order already (one pass over its time column says so) is streamed as it
+    is, one that is not is read whole (as Arrow, about its own size) and taken in order.
+    """
+    path = Path(path)
+    mapping.check_columns(column_names(path))
+    if in_time_order:
+        times = event_seconds(path, mapping.event_time)
+        known = times[~np.isnan(times)]
+        if len(known) > 1 and bool((np.diff(known) < 0).any()):
+            order = np.argsort(times, kind="stable")  # unparsable times last: reported as bad rows there
+            for numbers, rows in _read_in_order(path, order, chunk_size):
+                yield mapping.convert(rows, tx_prefix=path.stem, numbers=numbers.tolist())
+            return
     first = 1
-    for names, rows in read_rows(path, chunk_size):
-        if first == 1:
-            mapping.check_columns(names)
-        yield mapping.convert(rows, first_row=first, tx_prefix=Path(path).stem)
+    for _names, rows in read_rows(path, chunk_size):
+        yield mapping.convert(rows, first_row=first, tx_prefix=path.stem)
         first += len(rows)

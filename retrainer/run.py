@@ -27,6 +27,7 @@ import numpy as np
 
 from fraudcore.features import FeatureConfig
 from fraudcore.logging import get_logger
+from fraudcore.models.base import Inputs
 from fraudcore.models.lstm import SequenceModel
 from fraudcore.models.registry import ModelError, ModelVersion, latest_approved, load_version, write_version
 from fraudcore.settings import Settings
@@ -113,11 +114,12 @@ def _run(
     if in_train == len(train_rows) or in_test == len(test_rows):
         raise Skip("every labelled transaction is fraud: a single class cannot be learned from")
 
-    test_in = inputs_for(history, test_rows)
+    test_in = inputs_for(history, test_rows)  # the features this data can fill: the candidate's
+    every_feature = Inputs(history.x[test_rows], lambda part: history.sequences(test_rows[part]))
     y_test = y[test_rows]
     champion = _champion(settings)
     if champion is not None:
-        champion_scores = champion.score(test_in)[0]
+        champion_scores = champion.score(every_feature)[0]  # a version picks its own columns
         record.champion = ModelScore(
             version=champion.name, metrics=metrics(y_test, champion_scores, champion.threshold)
         )
@@ -127,7 +129,9 @@ def _run(
 
     config = train_config(settings)
     lstm = None
-    if r.lstm == "fine_tune" and champion is not None:
+    columns = history.columns
+    same_steps = champion is not None and tuple(champion.columns.steps) == tuple(columns.steps)
+    if r.lstm == "fine_tune" and champion is not None and same_steps:
         lstm = SequenceModel(model=champion.lstm.model, epochs=r.fine_tune_epochs, max_rows=config.lstm_rows)
     fitted = fit_fn(history, train_rows, known_at, config, lstm)
     candidate_scores = fitted.scores(test_in)["combined"]
@@ -144,6 +148,10 @@ def _run(
         "reporting_threshold_usd": features.reporting_threshold_usd,
         "target_alert_rate": config.target_alert_rate,
         "target_precision": config.target_precision,
+        "features": list(columns.features),
+        "step_features": list(columns.steps),
+        "unavailable_features": list(columns.unavailable),
+        "missing_fields": list(history.missing_fields),
         "training_window": {**record.window, "source": "mongodb", "run": record.id},
         "validation": {"combined": fitted.validation["combined"]},
         "holdout": {"candidate": candidate, "champion": record.champion.model_dump()},

@@ -26,7 +26,7 @@ EPILOG = """examples:
   python -m simulator live --rate 2000 --count 100000   live, 100k transactions at 2,000 tx/s
   python -m simulator offline --out data/history --count 1000000 --seed 7
   python -m simulator replay transfers.csv --map sender_address=from --map receiver_address=to \\
-      --map amount=value --map event_time=timestamp --map label=is_fraud
+      --map amount=value --map event_time=timestamp --map label=is_fraud --speed 60
 
 fraud typologies: """ + ", ".join(TYPOLOGIES)
 
@@ -104,12 +104,32 @@ def parser(defaults: SimulatorSettings) -> argparse.ArgumentParser:
         + ", ".join(ColumnMapping.model_fields),
     )
     replay.add_argument("--mapping", type=Path, help="a YAML or JSON file of field: column pairs")
-    replay.add_argument(
-        "--rate", type=float, default=0.0, help="transactions per second (0: as fast as it can)"
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed",
+        type=_speed,
+        default=None,
+        help="replay the file's own clock this many times faster (60: an hour a minute; max: as fast as "
+        "it can, the default)",
+    )
+    pace.add_argument(
+        "--rate", type=float, default=0.0, help="transactions per second instead (0: as fast as it can)"
     )
     replay.add_argument("--out", type=Path, help="write a Parquet dataset here instead of producing to Kafka")
     replay.add_argument("--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)")
     return main
+
+
+def _speed(text: str) -> float:
+    if text.strip().lower() in {"max", "inf", "0"}:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a factor (60, 0.5) or max, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return value
 
 
 def _time(text: str) -> datetime:
@@ -177,19 +197,22 @@ def _replay(settings: Settings, args: Any) -> int:
     from simulator.replay import replay
 
     try:
-        if args.mapping:
-            mapping = ColumnMapping.load(args.mapping)
-            if args.map:
-                mapping = ColumnMapping.build({**mapping.columns, **ColumnMapping.parse(args.map).columns})
-        else:
-            mapping = ColumnMapping.parse(args.map)
+        mapping = ColumnMapping.from_args(args.mapping, args.map)
         if args.out is None:
             from fraudcore.clients.kafka import ensure_topics, wait_kafka
 
             admin = wait_kafka(settings)
             ensure_topics(admin, [settings.topics.transactions, settings.topics.labels])
             admin.close()
-        summary = replay(args.file, mapping, settings, rate=args.rate, out=args.out, rejects=args.rejects)
+        summary = replay(
+            args.file,
+            mapping,
+            settings,
+            rate=args.rate,
+            speed=args.speed or 0.0,
+            out=args.out,
+            rejects=args.rejects,
+        )
     except MappingError as exc:
         print(f"simulator replay: {exc}", file=sys.stderr)  # noqa: T201
         return 2

@@ -87,11 +87,16 @@ def replay(
     settings: Settings,
     *,
     rate: float = 0.0,
+    speed: float = 0.0,
     out: Path | None = None,
     rejects: Path | None = None,
     producer: Any = None,
 ) -> ReplaySummary:
-    """Replay ``path`` to Kafka at ``rate`` transactions per second (0: as fast as it can) or into ``out``."""
+    """Replay ``path`` to Kafka (or into the dataset folder ``out``), in event-time order.
+
+    Paced by ``speed`` (the file's own clock sped up that many times), or by ``rate``
+    (transactions per second); with neither, as fast as it can.
+    """
     path = Path(path)
     summary = ReplaySummary(rejects_file=rejects or path.with_name(path.name + ".rejects.csv"))
     labels = _Labels(timedelta(hours=settings.simulator.label_delay_hours))
@@ -105,7 +110,8 @@ def replay(
     topics = settings.topics
     reject_file = reject_writer = None
     try:
-        for good, bad in map_file(path, mapping):
+        first_event: float | None = None
+        for good, bad in map_file(path, mapping, in_time_order=True):
             summary.rows += len(good) + len(bad)
             if bad:
                 if reject_writer is None:
@@ -127,7 +133,15 @@ def replay(
                     producer.send(topics.transactions.name, key=row.tx.key, value=encode(row.tx))
                 labels.add(row)
                 summary.produced += 1
-                if rate > 0 and summary.produced % max(1, int(rate / 200)) == 0:
+                if speed > 0:  # the file's clock, ``speed`` times faster
+                    t = row.tx.event_time.timestamp()
+                    first_event = t if first_event is None else first_event
+                    ahead = started + (t - first_event) / speed - time.perf_counter()
+                    if ahead > 0.002:
+                        if producer is not None:
+                            producer.flush()  # what is due now goes out before the pause
+                        time.sleep(ahead)
+                elif rate > 0 and summary.produced % max(1, int(rate / 200)) == 0:
                     ahead = started + summary.produced / rate - time.perf_counter()
                     if ahead > 0:
                         time.sleep(ahead)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from fraudcore.clients.kafka import ensure_topics, make_admin
 from fraudcore.settings import Settings, TopicSettings, TopicSpec, load_settings
 
@@ -88,3 +90,68 @@ def isolated_topics(settings: Settings) -> Settings:
     ensure_topics(admin, topics.all())
     admin.close()
     return settings.model_copy(update={"topics": topics})
+
+
+# how export_csv names a simulator dataset's columns: a user's plain transfers file, nothing optional
+EXPORT_MAPPING = {
+    "tx_id": "ref",
+    "event_time": "ts",
+    "sender_address": "from",
+    "receiver_address": "to",
+    "sender_account_id": "customer",
+    "amount": "value",
+    "amount_usd": "usd",
+    "label": "is_fraud",
+}
+
+
+def export_csv(
+    dataset: Path,
+    path: Path,
+    times: str = "unix",
+    typology: bool = False,
+    label_time: bool = False,
+    batch_rows: int = 100_000,
+) -> dict[str, str]:
+    """A simulator dataset as a user's CSV: renamed columns, no optional field, amounts as text.
+
+    Times are Unix seconds (``times="unix"``) or ISO 8601 (``"iso"``); ``is_fraud`` is 1 for
+    every fraud transaction (labelled by the simulator or not). ``typology`` adds the typology
+    column, ``label_time`` the time the simulator's label arrived. Returns the mapping (field ->
+    column). Written in batches: a 2M-row history exports with bounded memory.
+    """
+    import pyarrow.parquet as pq
+
+    truth = pq.read_table(dataset / "truth.parquet").to_pandas().set_index("tx_id")["typology"]
+    published = pq.read_table(dataset / "labels.parquet").to_pandas().set_index("tx_id")["labelled_at"]
+    mapping = dict(EXPORT_MAPPING)
+    if typology:
+        mapping["typology"] = "kind"
+    if label_time:
+        mapping["label_time"] = "reported"
+    source = pq.ParquetFile(dataset / "transactions.parquet")
+    with path.open("w", newline="") as f:
+        for i, batch in enumerate(source.iter_batches(batch_size=batch_rows)):
+            tx = batch.to_pandas()
+            out = pd.DataFrame({"ref": tx["tx_id"]})
+            out["ts"] = _times(tx["event_time"], times)
+            out["from"], out["to"] = tx["sender_address"], tx["receiver_address"]
+            out["customer"] = tx["sender_account_id"]
+            out["value"], out["usd"] = tx["amount"].astype(str), tx["amount_usd"].astype(str)
+            kinds = tx["tx_id"].map(truth)
+            out["is_fraud"] = kinds.notna().astype(int)
+            if typology:
+                out["kind"] = kinds.fillna("")
+            if label_time:
+                arrived = tx["tx_id"].map(published)
+                out["reported"] = [_times(pd.Series([t]), times)[0] if pd.notna(t) else "" for t in arrived]
+            out.to_csv(f, index=False, header=i == 0)
+    return mapping
+
+
+def _times(values: pd.Series, style: str) -> list[str]:
+    stamps = pd.to_datetime(values, utc=True)
+    if style == "iso":
+        return list(stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return [f"{s:.6f}" for s in seconds]

@@ -2,16 +2,19 @@
 
 from fraudcore.features.engine import (
     FEATURES,
+    OPTIONAL_INPUTS,
     STEP_FEATURES,
     FeatureConfig,
     FeatureEngine,
     TxFeatures,
     schema_version,
+    unavailable,
 )
 from fraudcore.features.state import AddressState, MemoryStore, RedisStore, StateStore
 
 __all__ = [
     "FEATURES",
+    "OPTIONAL_INPUTS",
     "STEP_FEATURES",
     "AddressState",
     "FeatureConfig",
@@ -21,4 +24,5 @@ __all__ = [
     "StateStore",
     "TxFeatures",
     "schema_version",
+    "unavailable",
 ]

@@ -98,13 +98,23 @@ STEP_FEATURES: tuple[str, ...] = (
     "pass_through",
     "near_threshold",
 )
-# fields of a transaction that some features need; a file without them leaves those features out
+# fields of a transaction that some features (and the step features of the same name) need; a file
+# without them leaves those features out of its model (fraudcore.models.base.Columns)
 OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {
     "device_id": ("new_device", "hours_since_new_access"),
     "ip_country": ("new_country", "hours_since_new_access"),
     "channel": ("new_channel",),
 }
 ENGINE_VERSION = 1
+
+
+def unavailable(missing_fields: Iterable[str]) -> set[str]:
+    """The feature and step names that need one of ``missing_fields``: a model leaves them out.
+
+    >>> sorted(unavailable(["channel", "ip_country"]))
+    ['hours_since_new_access', 'new_channel', 'new_country']
+    """
+    return {name for field in missing_fields for name in OPTIONAL_INPUTS.get(field, ())}
 
 
 def schema_version(features: Sequence[str] = FEATURES, steps: Sequence[str] = STEP_FEATURES) -> str:
@@ -364,5 +374,8 @@ def _lookalike(address: str, known: list[str]) -> float:
     """1 when ``address`` is not among ``known`` but looks like one of them (address poisoning)."""
     if address in known or len(address) < 12:
         return 0.0
-    mark, tail = fingerprint(address), address[-4:]
+    tail = address[-4:]
+    if tail + "\n" not in "\n".join(known) + "\n":  # no known address ends the same: the common case, in C
+        return 0.0
+    mark = fingerprint(address)
     return 1.0 if any(k.endswith(tail) and fingerprint(k) == mark for k in known) else 0.0

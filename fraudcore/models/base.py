@@ -8,14 +8,14 @@ from a folder in its library's own format (no pickles).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from fraudcore.features import TxFeatures
+from fraudcore.features import FEATURES, STEP_FEATURES, TxFeatures, unavailable
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,63 @@ class Inputs:
             if kept:
                 sequences[i, steps - len(kept) :] = kept
         return cls.of(x, sequences)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The features a model version uses: all the engine computes, less those whose input field is missing.
+
+    The engine always computes every feature (NaN where a field is missing); a version records
+    the ones it was trained on, and :meth:`select` hands it those columns only, so a model never
+    learns from a feature its data could not fill.
+
+    >>> cols = Columns.without(["device_id"])
+    >>> "new_device" in cols.features, "new_device" in cols.steps, cols.unavailable
+    (False, False, ('new_device', 'hours_since_new_access'))
+    >>> x = np.arange(2 * len(FEATURES), dtype=np.float32).reshape(2, -1)
+    >>> cols.select(Inputs.of(x, np.zeros((2, 3, len(STEP_FEATURES))))).x.shape
+    (2, 32)
+    """
+
+    features: tuple[str, ...] = FEATURES
+    steps: tuple[str, ...] = STEP_FEATURES
+
+    def __post_init__(self) -> None:
+        for names, known in ((self.features, FEATURES), (self.steps, STEP_FEATURES)):
+            if [n for n in known if n in names] != list(names):
+                raise ValueError(f"not a subset of the engine's features, in its order: {list(names)}")
+
+    @classmethod
+    def without(cls, missing_fields: Iterable[str]) -> Columns:
+        gone = unavailable(missing_fields)
+        return cls(
+            tuple(f for f in FEATURES if f not in gone), tuple(s for s in STEP_FEATURES if s not in gone)
+        )
+
+    @property
+    def complete(self) -> bool:
+        return self.features == FEATURES and self.steps == STEP_FEATURES
+
+    @property
+    def unavailable(self) -> tuple[str, ...]:
+        """The engine's features this version does without."""
+        return tuple(f for f in FEATURES if f not in self.features)
+
+    @property
+    def feature_index(self) -> np.ndarray:
+        return np.asarray([FEATURES.index(f) for f in self.features], dtype=np.intp)
+
+    @property
+    def step_index(self) -> np.ndarray:
+        return np.asarray([STEP_FEATURES.index(s) for s in self.steps], dtype=np.intp)
+
+    def select(self, inputs: Inputs) -> Inputs:
+        """``inputs`` as the engine computes them (every column) cut to this version's columns."""
+        if self.complete:
+            return inputs
+        x_index, step_index = self.feature_index, self.step_index
+        sequences = inputs.sequences
+        return Inputs(inputs.x[:, x_index], lambda rows: sequences(rows)[:, :, step_index])
 
 
 class FraudModel(Protocol):

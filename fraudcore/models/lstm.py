@@ -7,6 +7,7 @@ services that never score start fast.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,16 @@ class SequenceModel:
 
     name = "lstm"
 
-    def __init__(self, model: Any = None, epochs: int = 5, max_rows: int = 200_000, seed: int = 7) -> None:
+    def __init__(
+        self,
+        model: Any = None,
+        epochs: int = 5,
+        max_rows: int = 200_000,
+        seed: int = 7,
+        progress: bool = False,
+    ) -> None:
         self.model = model
+        self.progress = progress
         self.epochs = epochs
         self.max_rows = max_rows
         self.seed = seed
@@ -86,6 +95,7 @@ class SequenceModel:
             batch_size=512,
             shuffle=True,
             verbose=0,
+            callbacks=[_epochs_bar(self.epochs)] if self.progress else None,
         )
         self._predict = None
 
@@ -117,6 +127,25 @@ class SequenceModel:
     def load(cls, folder: Path) -> SequenceModel:
         tf = _tf()
         return cls(tf.keras.models.load_model(folder / FILE, compile=False))
+
+
+def _epochs_bar(epochs: int) -> Any:
+    """A Keras callback: a progress bar over epochs."""
+    from tqdm import tqdm
+
+    tf = _tf()
+
+    class Epochs(tf.keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.bar = tqdm(total=epochs, desc="lstm", unit="epoch", file=sys.stderr)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.bar.update(1)
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self.bar.close()
+
+    return Epochs()
 
 
 def _parts(rows: np.ndarray, size: int) -> list[np.ndarray]:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from fraudcore.features import FEATURES, STEP_FEATURES, schema_version
 from fraudcore.logging import get_logger
-from fraudcore.models.base import Inputs
+from fraudcore.models.base import Columns, Inputs
 from fraudcore.models.explain import reasons_many
 from fraudcore.models.lstm import SequenceModel
 from fraudcore.models.xgb import XGBoostModel
@@ -55,13 +56,28 @@ class ModelVersion:
     def xgb_weight(self) -> float:
         return float(self.manifest["xgb_weight"])
 
+    @cached_property
+    def columns(self) -> Columns:
+        """The features this version was trained on (all the engine computes, unless its data lacked some)."""
+        return Columns(
+            tuple(self.manifest.get("features", FEATURES)),
+            tuple(self.manifest.get("step_features", STEP_FEATURES)),
+        )
+
     def explain(self, x: np.ndarray, k: int = 3) -> list[list[str]]:
-        """Each row's top ``k`` reasons, phrased, from XGBoost's per-feature contributions."""
-        pushes = self.xgb.contributions(x)[:, : len(FEATURES)]
-        return reasons_many(FEATURES, x, pushes, k)
+        """Each row's top ``k`` reasons, phrased, from XGBoost's per-feature contributions.
+
+        ``x`` has every feature the engine computes; the version picks its own.
+        """
+        names = self.columns.features
+        if not self.columns.complete:
+            x = x[:, self.columns.feature_index]
+        pushes = self.xgb.contributions(x)[:, : len(names)]
+        return reasons_many(names, x, pushes, k)
 
     def score(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(combined, xgboost, lstm) probabilities for every row."""
+        """(combined, xgboost, lstm) probabilities for every row of ``inputs`` (every engine feature)."""
+        inputs = self.columns.select(inputs)
         p_xgb = self.xgb.predict_proba(inputs)
         p_lstm = self.lstm.predict_proba(inputs)
         return combine(p_xgb, p_lstm, self.xgb_weight), p_xgb, p_lstm
@@ -121,12 +137,12 @@ def load_version(folder: Path, name: str) -> ModelVersion:
             f"{path} was trained on feature schema {trained_on}, this code computes {current}: "
             "train a new version (make models)"
         )
-    if list(manifest.get("features", [])) != list(FEATURES) or list(
-        manifest.get("step_features", [])
-    ) != list(STEP_FEATURES):
+    try:  # every feature, or those its data could fill, in the engine's order
+        Columns(tuple(manifest.get("features", [])), tuple(manifest.get("step_features", [])))
+    except ValueError:
         raise ModelError(
             f"{path}: its feature list differs from this code's; train a new version (make models)"
-        )
+        ) from None
     try:
         return ModelVersion(name, manifest, XGBoostModel.load(path), SequenceModel.load(path))
     except Exception as exc:  # a damaged file: refuse the version, keep whatever is running

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost as xgb
@@ -17,9 +19,20 @@ class XGBoostModel:
 
     name = "xgboost"
 
-    def __init__(self, booster: xgb.Booster | None = None, rounds: int = 600, threads: int = 2) -> None:
+    def __init__(
+        self,
+        booster: xgb.Booster | None = None,
+        rounds: int = 600,
+        threads: int = 2,
+        max_rows: int | None = None,
+        seed: int = 7,
+        progress: bool = False,
+    ) -> None:
         self.booster = booster
+        self.progress = progress
         self.rounds = rounds
+        self.max_rows = max_rows  # above it, every fraud row and a sample of the rest (reweighted)
+        self.seed = seed
         self.params = {
             "objective": "binary:logistic",
             "eval_metric": "aucpr",
@@ -30,7 +43,7 @@ class XGBoostModel:
             "colsample_bytree": 0.8,
             "min_child_weight": 5,
             "nthread": threads,
-            "seed": 7,
+            "seed": seed,
         }
 
     def fit(
@@ -41,8 +54,13 @@ class XGBoostModel:
         valid: Inputs | None,
         y_valid: np.ndarray | None,
     ) -> None:
-        dtrain = xgb.DMatrix(train.x, label=y, weight=weight, missing=np.nan)
-        evals = [(dtrain, "train")]
+        x = train.x
+        if self.max_rows is not None and len(y) > self.max_rows:
+            rows, weight = _sample(y, weight, self.max_rows, self.seed)
+            x, y = x[rows], y[rows]
+        dtrain = xgb.DMatrix(x, label=y, weight=weight, missing=np.nan)
+        # early stopping watches validation only: the training set's AUC-PR each round costs a sort
+        evals = []
         if valid is not None and y_valid is not None and y_valid.sum() > 0:
             evals.append((xgb.DMatrix(valid.x, label=y_valid, missing=np.nan), "valid"))
         self.booster = xgb.train(
@@ -50,8 +68,9 @@ class XGBoostModel:
             dtrain,
             num_boost_round=self.rounds,
             evals=evals,
-            early_stopping_rounds=40 if len(evals) > 1 else None,
+            early_stopping_rounds=40 if evals else None,
             verbose_eval=False,
+            callbacks=[_Progress(self.rounds)] if self.progress else None,
         )
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
@@ -86,3 +105,36 @@ class XGBoostModel:
         booster.load_model(folder / FILE)
         booster.set_param({"nthread": 2})
         return cls(booster)
+
+
+class _Progress(xgb.callback.TrainingCallback):
+    """A progress bar over boosting rounds (it ends early when validation stops improving)."""
+
+    def __init__(self, rounds: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=rounds, desc="xgboost", unit="round", mininterval=1.0, file=sys.stderr)
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        self.bar.update(1)
+        return False
+
+    def after_training(self, model: Any) -> Any:
+        self.bar.close()
+        return model
+
+
+def _sample(y: np.ndarray, weight: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every positive row and a uniform sample of the negatives, in order; the negatives' weight scaled up.
+
+    >>> rows, w = _sample(np.array([0, 0, 0, 0, 1]), np.ones(5), 3, seed=1)
+    >>> len(rows), int(rows[-1]), w.tolist()
+    (3, 4, [2.0, 2.0, 1.0])
+    """
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.nonzero(y == 1)[0], np.nonzero(y != 1)[0]
+    keep = min(len(negatives), max(size - len(positives), 1))
+    rows = np.sort(np.concatenate([positives, rng.choice(negatives, keep, replace=False)]))
+    scaled = np.asarray(weight[rows], dtype=np.float32).copy()
+    scaled[y[rows] != 1] *= len(negatives) / keep
+    return rows, scaled

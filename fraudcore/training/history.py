@@ -1,14 +1,20 @@
 """A history (transactions plus labels with their arrival times) featurised in one causal pass.
 
-Labels are learned by the engine only once they have arrived (``labelled_at`` at or before
+Labels are learned by the engine only once they have arrived (their arrival time at or before
 the transaction being featurised), exactly as the scorer learns them from the labels topic.
 Sequences are not stored per row (1M rows x 20 steps would not fit): each row keeps its own
 step vector and the row numbers of its sender's previous transactions, and :meth:`sequences`
 rebuilds any rows' sequences on demand, identical to what the engine keeps in its state.
+
+A history comes from a dataset folder (:func:`load_history`) or from a user's own file read
+through a column mapping (:func:`load_mapped_history`); the optional fields the data never
+fills are recorded, and the models leave out the features that need them.
 """
 
 from __future__ import annotations
 
+import heapq
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +25,26 @@ from tqdm import tqdm
 
 from fraudcore.dataset import LABELS, TRUTH, iter_transactions, read_table
 from fraudcore.features import FEATURES, STEP_FEATURES, FeatureConfig, FeatureEngine, MemoryStore
+from fraudcore.mapping import ColumnMapping, MappingError, count_rows, map_file, rejects_message
+from fraudcore.models.base import Columns
 from fraudcore.schemas import Transaction
 
 CHUNK = 2000
+# a transaction's optional fields: a file may lack any of them
+OPTIONAL_FIELDS = tuple(
+    name
+    for name, info in Transaction.model_fields.items()
+    if not info.is_required() and name != "produced_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One transaction and what is known of its label."""
+
+    tx: Transaction
+    label_at: float | None = None  # when its fraud label arrives (Unix seconds); None: never
+    truth: str | None = None  # its typology if it is fraud, labelled or not (evaluation only)
 
 
 @dataclass
@@ -31,12 +54,20 @@ class History:
     x: np.ndarray  # (n, len(FEATURES)) float32, NaN where undefined
     steps: np.ndarray  # (n, len(STEP_FEATURES)) float32
     previous: np.ndarray  # (n, sequence_length - 1) int32: the sender's earlier rows, -1 before its first
-    frame: (
-        pd.DataFrame
-    )  # tx_id, time (Unix s), sender, receiver, amount_usd, label_time (NaN: never), typology
+    # tx_id, time (Unix s), sender, receiver, account, amount_usd, label_time (NaN: never), typology
+    frame: pd.DataFrame
+    # optional fields no transaction filled (fee, device...): features that need one are left out
+    missing_fields: tuple[str, ...] = ()
+    # whether the truth names typologies (a file's label column alone says only "fraud")
+    has_typology: bool = True
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def columns(self) -> Columns:
+        """The features a model trained on this history uses."""
+        return Columns.without(self.missing_fields)
 
     @property
     def times(self) -> np.ndarray:
@@ -54,9 +85,9 @@ class History:
     def sequences(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), sequence_length, step features): each sender's last steps, zero-padded in front."""
         previous = self.previous[rows]
-        padded = np.vstack([self.steps, np.zeros((1, self.steps.shape[1]), dtype=np.float32)])
-        index = np.where(previous < 0, len(self.steps), previous)
-        return np.concatenate([padded[index], self.steps[rows][:, None, :]], axis=1)
+        earlier = self.steps[np.maximum(previous, 0)]  # no padded copy of every step: zero what is before
+        earlier[previous < 0] = 0.0
+        return np.concatenate([earlier, self.steps[rows][:, None, :]], axis=1)
 
 
 def featurise(
@@ -71,72 +102,105 @@ def featurise(
     ``labels`` has ``tx_id`` and ``labelled_at`` (Unix seconds) of fraud labels, plus an
     optional ``typology`` column with the full truth (for evaluation; the engine never sees it).
     """
+    arrivals = labels.dropna(subset=["labelled_at"])
+    label_at = dict(zip(arrivals["tx_id"], arrivals["labelled_at"].astype(float), strict=True))
+    truth: dict[str, str] = {}
+    if "typology" in labels:
+        typed = labels.dropna(subset=["typology"])
+        truth = dict(zip(typed["tx_id"], typed["typology"].astype(str), strict=True))
+    rows = (Row(tx, label_at.get(tx.tx_id), truth.get(tx.tx_id)) for tx in transactions)
+    return featurise_rows(rows, config, total=total, progress=progress, has_typology="typology" in labels)
+
+
+def featurise_rows(
+    rows: Iterable[Row],
+    config: FeatureConfig | None = None,
+    total: int | None = None,
+    progress: bool = True,
+    has_typology: bool = True,
+) -> History:
+    """Run the feature engine over ``rows`` (time order); each label is learned from its arrival time.
+
+    A label is known from the row that carries it, so rows can be read as a stream: it waits
+    in a heap until the first transaction at or after its arrival time, and is learned then.
+    """
     config = config or FeatureConfig()
     engine = FeatureEngine(MemoryStore(), config)
-    arrivals = labels.dropna(subset=["labelled_at"]).sort_values("labelled_at")
-    due_times = arrivals["labelled_at"].to_numpy()
-    due_ids = arrivals["tx_id"].to_numpy()
-    labelled = set(due_ids)
-    receiver_of: dict[str, str] = {}
-    next_label = 0
+    pending: list[tuple[float, int, str]] = []  # (arrival, row, receiver) of labels not arrived yet
     depth = config.sequence_length - 1
+    unfilled = list(OPTIONAL_FIELDS)  # fields no row has filled so far
+    names: dict[str, str] = {}  # one string object per address, however many rows name it
 
     x_parts: list[np.ndarray] = []  # one array per chunk: memory stays near the size of the result
     step_parts: list[np.ndarray] = []
     previous: list[list[int]] = []
-    meta: list[tuple[str, float, str, str, float]] = []
+    meta: list[tuple[str, float, str, str, str, float, float, str | None]] = []
     last_rows: dict[str, list[int]] = {}
-    buffer: list[Transaction] = []
+    buffer: list[Row] = []
 
     def flush() -> None:
         if not buffer:
             return
         bar.update(len(buffer))
-        features = engine.transform(buffer, sequences=False)
+        features = engine.transform([r.tx for r in buffer], sequences=False)
         x_parts.append(np.asarray([f.values for f in features], dtype=np.float32))
         step_parts.append(np.asarray([f.step for f in features], dtype=np.float32))
-        for tx in buffer:
+        for r in buffer:
+            tx = r.tx
             row = len(meta)
-            history = last_rows.setdefault(tx.sender_address, [])
+            sender = names.setdefault(tx.sender_address, tx.sender_address)
+            history = last_rows.setdefault(sender, [])
             previous.append([-1] * (depth - len(history)) + history[-depth:] if depth else [])
             history.append(row)
             if len(history) > depth:
                 del history[0]
             meta.append(
-                (tx.tx_id, tx.event_time.timestamp(), tx.sender_address, tx.receiver_address, tx.amount_usd)
+                (
+                    tx.tx_id,
+                    tx.event_time.timestamp(),
+                    sender,
+                    names.setdefault(tx.receiver_address, tx.receiver_address),
+                    names.setdefault(tx.sender_account_id, tx.sender_account_id),
+                    tx.amount_usd,
+                    r.label_at if r.label_at is not None else np.nan,
+                    r.truth,
+                )
             )
         buffer.clear()
 
-    bar = tqdm(total=total, unit="tx", desc="features", disable=not progress, mininterval=1.0)
+    bar = tqdm(
+        total=total, unit="tx", desc="features", disable=not progress, mininterval=1.0, file=sys.stderr
+    )
     with bar:
-        for tx in transactions:
+        for r in rows:
+            tx = r.tx
             t = tx.event_time.timestamp()
-            if next_label < len(due_times) and due_times[next_label] <= t:
+            if pending and pending[0][0] <= t:
                 flush()
                 marks = []
-                while next_label < len(due_times) and due_times[next_label] <= t:
-                    receiver = receiver_of.pop(due_ids[next_label], None)
-                    if receiver is not None:
-                        marks.append((receiver, float(due_times[next_label])))
-                    next_label += 1
+                while pending and pending[0][0] <= t:
+                    arrival, _, receiver = heapq.heappop(pending)
+                    marks.append((receiver, arrival))
                 engine.learn_labels(marks)
-            if tx.tx_id in labelled:
-                receiver_of[tx.tx_id] = tx.receiver_address
-            buffer.append(tx)
+            if r.label_at is not None:
+                heapq.heappush(pending, (r.label_at, len(meta) + len(buffer), tx.receiver_address))
+            if unfilled:
+                unfilled = [name for name in unfilled if getattr(tx, name) is None]
+            buffer.append(r)
             if len(buffer) >= CHUNK:
                 flush()
         flush()
 
-    frame = pd.DataFrame(meta, columns=["tx_id", "time", "sender", "receiver", "amount_usd"])
-    label_time = dict(zip(arrivals["tx_id"], arrivals["labelled_at"], strict=True))
-    frame["label_time"] = frame["tx_id"].map(label_time).astype(float)
-    typology = labels.set_index("tx_id")["typology"] if "typology" in labels else pd.Series(dtype=object)
-    frame["typology"] = frame["tx_id"].map(typology)
+    columns = ["tx_id", "time", "sender", "receiver", "account", "amount_usd", "label_time", "typology"]
+    frame = pd.DataFrame(meta, columns=columns)
+    meta.clear()  # the frame holds them now
     return History(
         x=np.vstack(x_parts) if x_parts else np.zeros((0, len(FEATURES)), dtype=np.float32),
         steps=np.vstack(step_parts) if step_parts else np.zeros((0, len(STEP_FEATURES)), dtype=np.float32),
         previous=np.asarray(previous, dtype=np.int32).reshape(-1, depth),
         frame=frame,
+        missing_fields=tuple(unfilled),
+        has_typology=has_typology,
     )
 
 
@@ -157,6 +221,49 @@ def load_history(folder: str | Path, config: FeatureConfig | None = None, progre
         labels = truth.merge(labels, on="tx_id", how="outer")
     total = _count(folder)
     return featurise(iter_transactions(folder), labels, config, total=total, progress=progress)
+
+
+def load_mapped_history(
+    path: str | Path,
+    mapping: ColumnMapping,
+    label_delay_hours: float,
+    config: FeatureConfig | None = None,
+    progress: bool = True,
+    what: str = "training",
+) -> History:
+    """Featurise a user's CSV or Parquet file read through ``mapping``, in event-time order.
+
+    Each fraud label arrives at its mapped label time, or ``label_delay_hours`` after its
+    transaction. Every row must fit the mapping: the first bad rows raise a
+    :class:`~fraudcore.mapping.MappingError` naming their columns. A mapping without a label
+    column is refused (such a file can be replayed and scored, not trained on).
+    """
+    path = Path(path)
+    if mapping.label is None:
+        raise MappingError(
+            f"the mapping names no label column, so {path.name} cannot be used for {what}: map one "
+            "(label=COLUMN, 1 for fraud, 0 otherwise); without labels the file can still be replayed "
+            "and scored live (python -m simulator replay FILE --mapping MAP)"
+        )
+    delay = label_delay_hours * 3600.0
+
+    def rows() -> Iterator[Row]:
+        for good, bad in map_file(path, mapping, in_time_order=True):
+            if bad:
+                raise MappingError(rejects_message(path, bad, what))
+            for m in good:
+                if not m.is_fraud:
+                    yield Row(m.tx)
+                    continue
+                arrival = m.label_time.timestamp() if m.label_time else m.tx.event_time.timestamp() + delay
+                yield Row(m.tx, arrival, m.typology or "fraud")
+
+    total = count_rows(path) if progress else None
+    history = featurise_rows(
+        rows(), config, total=total, progress=progress, has_typology=bool(mapping.typology)
+    )
+    # a field the mapping does not name is never filled, so featurise_rows found it missing already
+    return history
 
 
 def _count(folder: Path) -> int:

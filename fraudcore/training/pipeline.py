@@ -11,10 +11,11 @@ import numpy as np
 
 from fraudcore.features import FeatureConfig
 from fraudcore.logging import get_logger
+from fraudcore.mapping import ColumnMapping
 from fraudcore.models.registry import write_version
 from fraudcore.settings import Settings
 from fraudcore.training.evaluate import Protocol, evaluate, write_report
-from fraudcore.training.history import History, load_history
+from fraudcore.training.history import History, load_history, load_mapped_history
 from fraudcore.training.train import TrainConfig, fit, training_rows
 
 log = get_logger("training")
@@ -26,6 +27,8 @@ class Trained:
     approved: bool
     validation: dict[str, Any]
     seconds: float
+    unavailable_features: tuple[str, ...] = ()
+    missing_fields: tuple[str, ...] = ()
 
 
 def train_config(settings: Settings, **overrides: Any) -> TrainConfig:
@@ -46,9 +49,41 @@ def train_from_dataset(
 ) -> Trained:
     """Featurise ``data``, train on all of it (after the warm-up), and write a new version to the registry."""
     started = time.perf_counter()
+    history = history or load_history(data, FeatureConfig.from_settings(settings), progress=progress)
+    return train_history(
+        settings, history, str(data), config or train_config(settings, progress=progress), started
+    )
+
+
+def train_from_file(
+    settings: Settings,
+    data: Path,
+    mapping: ColumnMapping,
+    label_delay_hours: float,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+) -> Trained:
+    """The same from a user's CSV or Parquet file read through a column mapping."""
+    started = time.perf_counter()
+    features = FeatureConfig.from_settings(settings)
+    history = load_mapped_history(data, mapping, label_delay_hours, features, progress=progress)
+    return train_history(
+        settings, history, str(data), config or train_config(settings, progress=progress), started
+    )
+
+
+def train_history(
+    settings: Settings,
+    history: History,
+    source: str,
+    config: TrainConfig | None = None,
+    started: float | None = None,
+) -> Trained:
+    """Train on a featurised history (after the warm-up) and write a new version to the registry."""
+    started = started if started is not None else time.perf_counter()
     features = FeatureConfig.from_settings(settings)
     config = config or train_config(settings)
-    history = history or load_history(data, features, progress=progress)
+    columns = history.columns
     times = history.times
     start, end = float(times.min()), float(times.max())
     rows = training_rows(history, start + config.warmup_hours * 3600, end + 1)
@@ -62,6 +97,11 @@ def train_from_dataset(
             f"validation average precision {combined['average_precision']:.3f} "
             f"{'>=' if approved else '<'} the minimum {settings.models.min_average_precision}"
         ),
+        # the features it uses: all the engine computes, less those needing a field its data lacked
+        "features": list(columns.features),
+        "step_features": list(columns.steps),
+        "unavailable_features": list(columns.unavailable),
+        "missing_fields": list(history.missing_fields),
         "threshold": fitted.thresholds["combined"],
         "xgb_weight": fitted.xgb_weight,
         "sequence_length": features.sequence_length,
@@ -73,14 +113,16 @@ def train_from_dataset(
             "to": _iso(end),
             "rows": len(rows),
             "labelled_fraud": int(np.sum(y)),
-            "source": str(data),
+            "source": source,
         },
         "validation": {"combined": combined},
     }
     name = write_version(settings.models.dir, fitted.xgb, fitted.lstm, manifest, fitted.validation)
     seconds = time.perf_counter() - started
     log.info("model version written", version=name, approved=approved, seconds=round(seconds, 1))
-    return Trained(name, bool(approved), fitted.validation, seconds)
+    return Trained(
+        name, bool(approved), fitted.validation, seconds, columns.unavailable, history.missing_fields
+    )
 
 
 def evaluate_dataset(
@@ -93,7 +135,32 @@ def evaluate_dataset(
     progress: bool = True,
 ) -> tuple[dict[str, Any], Path, Path]:
     history = history or load_history(data, FeatureConfig.from_settings(settings), progress=progress)
-    report = evaluate(history, protocol, config or train_config(settings))
+    report = evaluate(history, protocol, config or train_config(settings, progress=progress))
+    report["source"] = str(data)
+    json_path, png_path = write_report(report, out)
+    return report, json_path, png_path
+
+
+def evaluate_file(
+    settings: Settings,
+    data: Path,
+    mapping: ColumnMapping,
+    label_delay_hours: float,
+    out: Path,
+    protocol: Protocol,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], Path, Path]:
+    """The same from a user's CSV or Parquet file read through a column mapping."""
+    features = FeatureConfig.from_settings(settings)
+    history = load_mapped_history(
+        data, mapping, label_delay_hours, features, progress=progress, what="evaluation"
+    )
+    report = evaluate(history, protocol, config or train_config(settings, progress=progress))
+    report["source"] = str(data)
+    report["label_delay_hours"] = (
+        label_delay_hours if mapping.label_time is None else "from the label time column"
+    )
     json_path, png_path = write_report(report, out)
     return report, json_path, png_path
 

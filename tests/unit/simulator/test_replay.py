@@ -55,9 +55,12 @@ def test_replay_to_a_dataset_keeps_good_rows_and_reports_bad_ones(
     with summary.rejects_file.open() as f:  # type: ignore[union-attr]
         rejects = list(csv.DictReader(f))
     assert [r["row"] for r in rejects] == ["3", "4", "5"]
-    assert "amount" in rejects[0]["reason"] and "greater than or equal to 0" in rejects[0]["reason"]
-    assert "event_time: not a time" in rejects[1]["reason"]
-    assert "label: expected 0 or 1" in rejects[2]["reason"]
+    # each reason names the field and the user's column
+    assert rejects[0]["reason"].startswith(
+        "amount (column 'value'): Input should be greater than or equal to 0"
+    )
+    assert "event_time (column 'when'): not a time" in rejects[1]["reason"]
+    assert "label (column 'fraud_flag'): expected 0 or 1" in rejects[2]["reason"]
     assert "row 3:" in summary.render()
 
     txs = list(iter_transactions(out))
@@ -99,3 +102,50 @@ def test_replay_of_a_parquet_file(tmp_path: Path, transfers: Path, settings: Set
     frame.to_parquet(source)
     summary = replay(source, ColumnMapping.parse(MAP), settings, out=tmp_path / "from-parquet")
     assert (summary.produced, summary.rejected, summary.labels) == (3, 0, 1)
+
+
+def test_speed_replays_the_file_clock_faster(tmp_path: Path, settings: Settings) -> None:
+    """--speed 20: 30 s of the file's clock take about 1.5 s; max (0): as fast as it can."""
+    import time
+
+    path = tmp_path / "clock.csv"
+    with path.open("w", newline="") as f:
+        rows = [[f"{1767225600 + 10 * i}", "0xa", "0xb", "1", "1", "ETH", "0"] for i in range(4)]
+        csv.writer(f).writerows([HEADER, *rows])
+    started = time.perf_counter()
+    summary = replay(path, ColumnMapping.parse(MAP), settings, speed=20, out=tmp_path / "paced")
+    assert summary.produced == 4 and 1.4 <= time.perf_counter() - started < 5
+    started = time.perf_counter()
+    replay(path, ColumnMapping.parse(MAP), settings, speed=0, out=tmp_path / "fast")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_an_unsorted_file_is_replayed_in_time_order(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "unsorted.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([HEADER, ROWS[5], ROWS[1], ROWS[0]])  # 20:00, 10:01, 10:00
+    summary = replay(path, ColumnMapping.parse(MAP), settings, out=tmp_path / "sorted")
+    assert summary.produced == 3
+    assert [t.tx_id for t in iter_transactions(tmp_path / "sorted")] == [
+        "unsorted-3",
+        "unsorted-2",
+        "unsorted-1",
+    ]
+
+
+def test_the_replay_command_takes_speed(tmp_path: Path, transfers: Path) -> None:
+    from simulator.cli import main
+
+    settings = load_settings(_env_file=None)
+    args = [
+        "replay",
+        str(transfers),
+        *(f"--map={m}" for m in MAP),
+        "--speed",
+        "max",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(settings, args) == 0
+    with pytest.raises(SystemExit):
+        main(settings, [*args[:-4], "--speed", "60", "--rate", "5"])  # one pace or the other
