@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score
+.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -85,3 +85,6 @@ lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
 clean: ## stop the stack, delete its data (.stack) and the virtualenv
 	@if [ -x $(PY) ]; then $(PY) -m fraudcore.stack clean; fi
 	rm -rf $(VENV) .stack
+
+bench: $(STAMP) ## the whole pipeline at rising rates + a naive baseline, one run: table, JSON and plot (own stack)
+	PYTHONPATH=. $(PY) bench/end_to_end.py --plot-docs

@@ -1,0 +1,335 @@
+"""The whole pipeline under load, and a naive baseline, measured in one run (`make bench`).
+
+Starts its own embedded stack on free ports (Kafka, MongoDB, PostgreSQL, Redis) with the
+scoring consumer, the storage consumer and the API as processes, exactly as `make up` runs them,
+and a model version from ``models/`` (run `make models` first). Then, for each target rate, it
+produces simulated transactions (stamped with ``produced_at``) for ``--seconds`` and measures:
+
+  throughput   scored transactions arriving on the fraud / legit topics per second, from the first
+               produced to the last received (sustained only if every one arrived)
+  latency      produced_at -> arrival on the fraud / legit topics (read by this script), and
+               produced_at -> arrival at a WebSocket client of the API (after the storage consumer
+               and Redis pub/sub): p50, p95, p99
+  lag          the most transactions produced but not yet scored at any moment
+
+and, in the same run, a **naive baseline**: one message at a time (decode, features, XGBoost and
+the LSTM's Keras ``model.predict`` on one row, ``insert_one``, produce and flush, commit), the way a
+first version of such a consumer is often written. It prints a table, writes
+``reports/bench/end_to_end.json`` and a plot (``docs/bench/end_to_end.png`` with ``--plot-docs``).
+
+    PYTHONPATH=. python bench/end_to_end.py [--rates 1000,2500,5000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fraudcore.clients.kafka import make_consumer, make_producer
+from fraudcore.clients.mongo import make_mongo
+from fraudcore.clients.redis import make_redis
+from fraudcore.features import FeatureConfig, FeatureEngine, RedisStore
+from fraudcore.models.base import Inputs
+from fraudcore.models.registry import latest_approved, load_version
+from fraudcore.schemas import ScoredTransaction, Transaction, decode, encode
+from fraudcore.settings import SimulatorSettings
+from fraudcore.stack import EmbeddedStack
+from fraudcore.stack.services import SERVICES
+from simulator.economy import Economy, SimulatedTransaction
+from simulator.output import take
+from tests.helpers import stack_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RateResult:
+    target: int
+    produced: int
+    received: int
+    seconds: float
+    throughput: float
+    sustained: bool
+    kafka_ms: dict[str, float] = field(default_factory=dict)
+    websocket_ms: dict[str, float] = field(default_factory=dict)
+    max_lag: int = 0
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    a = np.asarray(values) * 1000
+    return {f"p{q}": round(float(np.percentile(a, q)), 1) for q in (50, 95, 99)} | {"n": len(values)}
+
+
+def simulated(count: int, seed: int) -> list[Transaction]:
+    start = datetime.now(UTC) - timedelta(days=2)
+    economy = Economy(SimulatorSettings(accounts=5000, fraud_rate=0.007), seed=seed, start=start)
+    return [e.tx for e in take(economy, count * 2) if isinstance(e, SimulatedTransaction)][:count]
+
+
+class Arrivals:
+    """Reads the fraud and legit topics (and a WebSocket) and notes when each transaction arrived."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.kafka: dict[str, float] = {}
+        self.websocket: dict[str, float] = {}
+        self.stop = threading.Event()
+        t = settings.topics
+        self.consumer = make_consumer(settings, f"bench-{uuid.uuid4().hex[:8]}", t.fraud.name, t.legit.name)
+        self.threads = [
+            threading.Thread(target=self._kafka, daemon=True),
+            threading.Thread(target=self._ws, daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def _kafka(self) -> None:
+        while not self.stop.is_set():
+            for batch in self.consumer.poll(timeout_ms=200, max_records=5000).values():
+                now = time.time()
+                for m in batch:
+                    doc = orjson.loads(m.value)
+                    self.kafka.setdefault(doc["tx_id"], now - _ts(doc["produced_at"]))
+
+    def _ws(self) -> None:
+        from websockets.sync.client import connect
+
+        url = self.settings.api.url.replace("http://", "ws://") + "/ws/transactions"
+        while not self.stop.is_set():
+            try:
+                with connect(url, max_size=None, open_timeout=5) as ws:
+                    while not self.stop.is_set():
+                        try:
+                            message = orjson.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message.get("type") == "transaction":
+                            doc = message["data"]
+                            self.websocket.setdefault(doc["tx_id"], time.time() - _ts(doc["produced_at"]))
+            except Exception:
+                time.sleep(0.5)
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def run_rate(
+    settings: Any, arrivals: Arrivals, rate: int, seconds: float, txs: list[Transaction]
+) -> RateResult:
+    count = int(rate * seconds)
+    batch = txs[:count]
+    del txs[:count]
+    producer = make_producer(settings, "bench", linger_ms=5, batch_size=512 * 1024)
+    ids = [t.tx_id for t in batch]
+    lag_samples: list[int] = []
+    base = len(arrivals.kafka)
+    started = time.time()
+    topic = settings.topics.transactions.name
+    step = max(rate // 100, 1)  # send in bursts every 10 ms: sleeping per message is too coarse
+    for i, tx in enumerate(batch):
+        if i % step == 0:
+            due = started + i / rate
+            now = time.time()
+            if due > now:
+                time.sleep(due - now)
+            if i % (step * 25) == 0:
+                lag_samples.append(i - (len(arrivals.kafka) - base))
+        stamped = tx.model_copy(update={"produced_at": datetime.now(UTC)})
+        producer.send(topic, key=stamped.key, value=encode(stamped))
+    producer.flush()
+    producer.close()
+    deadline = time.time() + seconds * 3 + 30
+    while time.time() < deadline:
+        got = sum(1 for x in ids if x in arrivals.kafka)
+        lag_samples.append(count - got)
+        if got >= count:
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)  # the WebSocket trails the topics by the storage consumer's batch
+    arrived = [arrivals.kafka[x] for x in ids if x in arrivals.kafka]
+    last = max(
+        (started + i / rate + arrivals.kafka[x] for i, x in enumerate(ids) if x in arrivals.kafka),
+        default=started,
+    )
+    elapsed = max(last - started, 1e-9)
+    return RateResult(
+        target=rate,
+        produced=count,
+        received=len(arrived),
+        seconds=round(elapsed, 2),
+        throughput=round(len(arrived) / elapsed, 1),
+        sustained=len(arrived) == count and elapsed <= seconds * 1.1 + 1,
+        kafka_ms=percentiles(arrived),
+        websocket_ms=percentiles([arrivals.websocket[x] for x in ids if x in arrivals.websocket]),
+        max_lag=max(lag_samples, default=0),
+    )
+
+
+def naive_baseline(settings: Any, txs: list[Transaction], count: int) -> dict[str, Any]:
+    """One message at a time, the way a first version often does it: every call pays its own overhead."""
+    version = load_version(settings.models.dir, latest_approved(settings.models.dir) or "")
+    engine = FeatureEngine(RedisStore(make_redis(settings), prefix="bench-naive:"), FeatureConfig())
+    collection = make_mongo(settings)[settings.mongo.database]["naive_transactions"]
+    topic = f"bench-naive-{uuid.uuid4().hex[:6]}"
+    producer = make_producer(settings, "bench-naive-in")
+    for tx in txs[:count]:
+        producer.send(topic, key=tx.key, value=encode(tx))
+    producer.flush()
+    consumer = make_consumer(settings, f"naive-{uuid.uuid4().hex[:6]}", topic)
+    out = make_producer(settings, "bench-naive-out", linger_ms=0)
+    keras = version.lstm.model
+    done, latencies = 0, []
+    started = None
+    while done < count:
+        for batch in consumer.poll(timeout_ms=1000, max_records=1).values():
+            for m in batch:
+                t0 = time.perf_counter()
+                started = started or t0
+                tx = decode(Transaction, m.value)
+                [f] = engine.transform([tx])
+                inputs = Inputs.of_features([f], int(version.manifest.get("sequence_length", 20)))
+                inputs = version.columns.select(inputs)
+                p_xgb = float(version.xgb.predict_proba(inputs)[0])
+                p_lstm = float(keras.predict(inputs.sequences(np.arange(1)), verbose=0)[0, 0])  # per message
+                score = 0.9 * p_xgb + 0.1 * p_lstm
+                doc = ScoredTransaction(
+                    **tx.model_dump(exclude_none=True),
+                    score=min(max(score, 0.0), 1.0),
+                    predicted_fraud=score >= version.threshold,
+                    threshold=version.threshold,
+                    model_version=version.name,
+                    scored_at=datetime.now(UTC),
+                )
+                collection.insert_one({"_id": doc.tx_id, **doc.model_dump(exclude={"tx_id"})})
+                out.send("bench-naive-out", key=doc.key, value=encode(doc)).get(timeout=10)
+                consumer.commit()
+                latencies.append(time.perf_counter() - t0)
+                done += 1
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return {
+        "messages": done,
+        "throughput": round(done / elapsed, 1),
+        "per_message_ms": percentiles(latencies),
+    }
+
+
+def plot(results: list[RateResult], naive: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    targets = [r.target for r in results]
+    left.plot(targets, targets, "--", color="grey", label="target")
+    left.plot(targets, [r.throughput for r in results], "o-", label="pipeline (scored per s)")
+    left.axhline(
+        naive["throughput"], color="red", linestyle=":", label=f"naive baseline ({naive['throughput']:.0f}/s)"
+    )
+    left.set(
+        xlabel="produced per second", ylabel="scored per second", title="Throughput, one consumer of each"
+    )
+    left.legend()
+    for key, style in (("p50", "o-"), ("p95", "s-"), ("p99", "^-")):
+        right.plot(
+            targets, [r.kafka_ms.get(key, np.nan) for r in results], style, label=f"to fraud/legit {key}"
+        )
+    right.plot(targets, [r.websocket_ms.get("p99", np.nan) for r in results], "x--", label="to WebSocket p99")
+    right.axhline(250, color="grey", linestyle=":", label="250 ms")
+    right.set(xlabel="produced per second", ylabel="ms since produced", yscale="log", title="Latency")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="1000,2500,5000")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--naive", type=int, default=300, help="messages for the naive baseline")
+    parser.add_argument("--plot-docs", action="store_true", help="also write docs/bench/end_to_end.png")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    models = ROOT / "models"
+    champion = latest_approved(models)
+    if champion is None:
+        raise SystemExit("no approved model version in models/: run `make models` first")
+    data_dir = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
+    data_dir.chmod(0o755)
+    shutil.copytree(models / champion, data_dir / "models" / champion)
+    settings = stack_settings(data_dir, environment="development")
+    services = [s for s in SERVICES if s.name in ("api", "ml_consumer", "storage_consumer")]
+    stack = EmbeddedStack(settings, services=services)
+    total = int(sum(rates) * args.seconds) + args.naive + 3000
+    print(f"simulating {total:,} transactions ...", flush=True)
+    txs = simulated(total, seed=21)
+    results: list[RateResult] = []
+    try:
+        started = time.perf_counter()
+        stack.up()
+        print(
+            f"stack up in {time.perf_counter() - started:.1f} s (servers, scoring, storage, API)", flush=True
+        )
+        arrivals = Arrivals(settings)
+        arrivals.start()
+        print("warming up: 3,000 transactions (model load, group joins, state) ...", flush=True)
+        run_rate(settings, arrivals, 1000, 3.0, txs)
+        for rate in rates:
+            result = run_rate(settings, arrivals, rate, args.seconds, txs)
+            results.append(result)
+            print(
+                f"  target {rate:>6,}/s: {result.throughput:>8,.0f}/s scored "
+                f"({result.received:,}/{result.produced:,}), "
+                f"to topic p50/p95/p99 {result.kafka_ms.get('p50')}/{result.kafka_ms.get('p95')}/"
+                f"{result.kafka_ms.get('p99')} ms, to WebSocket p99 {result.websocket_ms.get('p99')} ms, "
+                f"max lag {result.max_lag:,}",
+                flush=True,
+            )
+        arrivals.stop.set()
+        print(f"naive baseline: {args.naive} messages one at a time ...", flush=True)
+        naive = naive_baseline(settings, txs, args.naive)
+    finally:
+        stack.down()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    best = max(r.throughput for r in results)
+    print(
+        f"\nbest sustained pipeline rate {best:,.0f} tx/s vs naive {naive['throughput']:,.0f} tx/s: "
+        f"{best / naive['throughput']:.0f}x; naive per-message p50 {naive['per_message_ms'].get('p50')} ms"
+    )
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds_per_rate": args.seconds,
+        "rates": [asdict(r) for r in results],
+        "naive": naive,
+        "ratio": round(best / naive["throughput"], 1),
+    }
+    out = ROOT / "reports" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "end_to_end.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(results, naive, out / "end_to_end.png")
+    if args.plot_docs:
+        plot(results, naive, ROOT / "docs" / "bench" / "end_to_end.png")
+    print(f"report: {out / 'end_to_end.json'}, plot: {out / 'end_to_end.png'}")
+
+
+if __name__ == "__main__":
+    main()
