@@ -104,6 +104,12 @@ class KafkaSettings(_Group):
     enable_idempotence: bool = False
     producer_linger_ms: int = Field(default=5, ge=0)
     max_poll_records: int = Field(default=2000, ge=1)
+    fetch_max_wait_ms: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="how long the broker may hold a fetch; tansu holds it ~half this even with data waiting",
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod

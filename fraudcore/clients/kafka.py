@@ -87,6 +87,7 @@ def make_consumer(
         **_common(kafka, client_id),
         "group_id": group_id,
         "enable_auto_commit": False,
+        "fetch_max_wait_ms": kafka.fetch_max_wait_ms,
         "auto_offset_reset": "earliest",
         "session_timeout_ms": kafka.session_timeout_ms,
         "heartbeat_interval_ms": kafka.heartbeat_interval_ms,

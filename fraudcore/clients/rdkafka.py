@@ -38,6 +38,7 @@ def make_rd_consumer(
         "heartbeat.interval.ms": kafka.heartbeat_interval_ms,
         "socket.timeout.ms": kafka.request_timeout_ms,
         "enable.partition.eof": False,
+        "fetch.wait.max.ms": kafka.fetch_max_wait_ms,
     }
     config.update(overrides)
     consumer = Consumer(config)
