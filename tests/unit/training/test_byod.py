@@ -266,10 +266,6 @@ def test_a_file_needs_a_mapping(
     assert "no such file" in capsys.readouterr().err
 
 
-def test_the_scheduled_retrainer_is_still_not_built(tmp_path: Path) -> None:
-    assert _run(tmp_path) == 3
-
-
 def test_a_file_with_too_few_frauds_says_so(
     user_file: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
