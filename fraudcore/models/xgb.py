@@ -1,13 +1,20 @@
-"""XGBoost on the aggregate features, saved in XGBoost's own JSON format."""
+"""XGBoost on the aggregate features, saved in XGBoost's own JSON format.
+
+XGBoost is imported when a model is trained or loaded, not when this module is, so the
+services that only read manifests (the API's ``/models``) need no ML libraries.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xgboost as xgb
 
 from fraudcore.models.base import Inputs
+
+if TYPE_CHECKING:
+    import xgboost as xgb
 
 FILE = "xgb.json"
 
@@ -41,6 +48,8 @@ class XGBoostModel:
         valid: Inputs | None,
         y_valid: np.ndarray | None,
     ) -> None:
+        import xgboost as xgb
+
         dtrain = xgb.DMatrix(train.x, label=y, weight=weight, missing=np.nan)
         evals = [(dtrain, "train")]
         if valid is not None and y_valid is not None and y_valid.sum() > 0:
@@ -67,6 +76,8 @@ class XGBoostModel:
         credited to its feature. About 100x cheaper than exact SHAP values (12 µs a row
         instead of 1 ms here), so every score can carry its reasons.
         """
+        import xgboost as xgb
+
         assert self.booster is not None
         best = getattr(self.booster, "best_iteration", None)
         window = (0, best + 1) if best is not None else (0, 0)
@@ -82,6 +93,8 @@ class XGBoostModel:
 
     @classmethod
     def load(cls, folder: Path) -> XGBoostModel:
+        import xgboost as xgb
+
         booster = xgb.Booster()
         booster.load_model(folder / FILE)
         booster.set_param({"nthread": 2})
