@@ -69,10 +69,13 @@ format: $(STAMP) ## ruff format and fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
-	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 \
-	  --python-platform x86_64-unknown-linux-gnu --prerelease=if-necessary-or-explicit \
-	  --no-header -o requirements.lock
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--prerelease=if-necessary-or-explicit --no-header
+
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml, and the Docker images' subsets of it
+	$(UV) pip compile pyproject.toml --all-extras $(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile pyproject.toml -c requirements.lock $(LOCK_FLAGS) -o docker/requirements-app.txt
+	$(UV) pip compile pyproject.toml --extra ml -c requirements.lock $(LOCK_FLAGS) -o docker/requirements-ml.txt
 
 clean: ## stop the stack, delete its data (.stack) and the virtualenv
 	@if [ -x $(PY) ]; then $(PY) -m fraudcore.stack clean; fi
