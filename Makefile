@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate bench-simulator bench-score
+.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate bench-simulator bench-score compose-smoke
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ evaluate: $(STAMP) ## prequential evaluation on data/history: reports/evaluation
 	@test -f data/history/transactions.parquet || $(MAKE) --no-print-directory history
 	$(PY) -m retrainer evaluate --data data/history --out reports/evaluation
 
+compose-smoke: $(STAMP) ## Docker Compose: build, start all, wait for health, check the data in every store, down -v
+	$(PY) docker/compose_smoke.py
+
 bench-simulator: $(STAMP) ## the simulator's live rate against the running stack (make up first)
 	$(PY) bench/simulator_rate.py
 
@@ -64,6 +67,7 @@ lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and the services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy docker/compose_smoke.py
 
 format: $(STAMP) ## ruff format and fix
 	$(VENV)/bin/ruff format .
