@@ -3,7 +3,8 @@
 It runs as its own Compose project (``fraud-smoke``) with its own container names, published
 ports the OS says are free and generated secrets, written to ``.stack-compose-smoke/smoke.env``: a stack
 started with ``docker compose up`` beside it, or an embedded one (``make up``), is left alone,
-and so is ``.env``. Then:
+and so is ``.env`` (written from ``.env.example`` with generated secrets only when there is none,
+so that ``docker compose config`` and ``up`` work afterwards). Then:
 
 1. ``docker compose build``, then ``up --wait`` on every service (``dash_app`` only once
    ``dash_app/app.py`` exists): servers, the first model trained by ``model_init`` (on
@@ -86,6 +87,21 @@ class Stack:
 
     def url(self, port_var: str, path: str, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.values[port_var]}{path}"
+
+
+SECRETS = ("API__KEY", "POSTGRES_PASSWORD", "MONGO_ROOT_PASSWORD")
+
+
+def write_dotenv(path: Path) -> None:
+    """``.env.example`` as ``path``, with generated secrets instead of its placeholders."""
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key in SECRETS and not line.lstrip().startswith("#"):
+            line = f"{key}={secrets.token_hex(16)}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 def smoke_env(model_count: int) -> dict[str, str]:
@@ -212,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-timeout", type=float, default=180, help="seconds for the data (%(default)s)")
     args = parser.parse_args(argv)
 
+    if not (ROOT / ".env").exists():
+        write_dotenv(ROOT / ".env")
+        say(".env did not exist: written from .env.example with generated secrets, for `docker compose up`")
     values = smoke_env(args.model_count)
     ENV_FILE.parent.mkdir(exist_ok=True)
     ENV_FILE.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
