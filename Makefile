@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score bench
+.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score bench compose-smoke
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ evaluate-file: $(STAMP) ## prequential evaluation of your own file: reports/<fil
 	@test -n "$(DATA)" -a -n "$(MAPPING)" || { echo "usage: make evaluate-file DATA=FILE MAPPING=MAP (see README, Bring your own data)"; exit 2; }
 	$(PY) -m retrainer evaluate --data $(DATA) --mapping $(MAPPING) --out reports/$(basename $(notdir $(DATA)))
 
+compose-smoke: $(STAMP) ## Docker Compose: build, start all, wait for health, check the data in every store, down -v
+	$(PY) docker/compose_smoke.py
+
 bench-simulator: $(STAMP) ## the simulator's live rate against the running stack (make up first)
 	$(PY) bench/simulator_rate.py
 
@@ -72,15 +75,19 @@ lint: $(STAMP) ## ruff, and mypy (strict) on fraudcore and the services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy docker/compose_smoke.py
 
 format: $(STAMP) ## ruff format and fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml
-	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 \
-	  --python-platform x86_64-unknown-linux-gnu --prerelease=if-necessary-or-explicit \
-	  --no-header -o requirements.lock
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--prerelease=if-necessary-or-explicit --no-header
+
+lock: $(STAMP) ## re-resolve requirements.lock from pyproject.toml, and the Docker images' subsets of it
+	$(UV) pip compile pyproject.toml --all-extras $(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile pyproject.toml -c requirements.lock $(LOCK_FLAGS) -o docker/requirements-app.txt
+	$(UV) pip compile pyproject.toml --extra ml -c requirements.lock $(LOCK_FLAGS) -o docker/requirements-ml.txt
 
 clean: ## stop the stack, delete its data (.stack) and the virtualenv
 	@if [ -x $(PY) ]; then $(PY) -m fraudcore.stack clean; fi

@@ -325,6 +325,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    heartbeat_file: Path | None = Field(
+        default=None, description="touched while a service's loop runs (healthchecks; fraudcore.heartbeat)"
+    )
 
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()

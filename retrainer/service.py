@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from fraudcore.bootstrap import bootstrap
 from fraudcore.clients.mongo import mongo_db, wait_mongo
+from fraudcore.heartbeat import Heartbeat
 from fraudcore.logging import get_logger
 from fraudcore.service import stop_event
 from fraudcore.settings import Settings
@@ -92,12 +93,19 @@ def serve(settings: Settings) -> None:
     db = mongo_db(wait_mongo(settings, settings.stack.ready_timeout_s), settings)
     retrainer = Retrainer(settings, db)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
+    # the heartbeat has its own thread: a long run in the worker does not make the service look dead
+    executors = {"default": ThreadPoolExecutor(1), "heartbeat": ThreadPoolExecutor(1)}
+    scheduler = BlockingScheduler(executors=executors, timezone="UTC")
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
     trigger = schedule_trigger(settings)
     scheduler.add_job(retrainer.scheduled, trigger, id="scheduled", **common)
     poll = IntervalTrigger(seconds=settings.retrain.request_poll_s)
     scheduler.add_job(retrainer.requested, poll, id="requested", **common)
+    if settings.heartbeat_file is not None:
+        heartbeat = Heartbeat(settings.heartbeat_file, every_s=0)
+        heartbeat.beat()
+        beat = IntervalTrigger(seconds=10)
+        scheduler.add_job(heartbeat.beat, beat, id="heartbeat", executor="heartbeat", **common)
     stop = stop_event()
     threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True).start()
     log.info(

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from fraudcore.dataset import DatasetWriter
+from fraudcore.heartbeat import Heartbeat
 from fraudcore.logging import get_logger
 from fraudcore.schemas import Label, encode
 from fraudcore.settings import Settings
@@ -134,9 +135,20 @@ def produce_live(
     topics = settings.topics
     summary = Summary(economy.seed)
     started = time.perf_counter()
+    heartbeat = Heartbeat(settings.heartbeat_file)
     try:
         _produce(
-            economy, producer, topics, summary, rate, count, duration_s, report_every_s, started, backfill
+            economy,
+            producer,
+            topics,
+            summary,
+            rate,
+            count,
+            duration_s,
+            report_every_s,
+            started,
+            backfill,
+            heartbeat,
         )
     except KeyboardInterrupt:
         log.info("stopping: sending what is buffered")
@@ -159,6 +171,7 @@ def _produce(
     report_every_s: float,
     started: float,
     backfill: int = 0,
+    heartbeat: Heartbeat | None = None,
 ) -> None:
     step = max(1, int(rate / 200))  # check the pace about every 5 ms
     last_report = paced_from = started
@@ -177,6 +190,8 @@ def _produce(
         tx = event.tx
         producer.send(topics.transactions.name, key=tx.key, value=encode(tx)).add_errback(failed)
         summary.transactions += 1
+        if heartbeat is not None:
+            heartbeat.beat()
         if failures:
             raise RuntimeError(f"the broker refused a message: {failures[0]}")
         if summary.transactions <= backfill:

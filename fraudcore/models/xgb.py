@@ -1,15 +1,21 @@
-"""XGBoost on the aggregate features, saved in XGBoost's own JSON format."""
+"""XGBoost on the aggregate features, saved in XGBoost's own JSON format.
+
+XGBoost is imported when a model is trained or loaded, not when this module is, so the
+services that only read manifests (the API's ``/models``) need no ML libraries.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xgboost as xgb
 
 from fraudcore.models.base import Inputs
+
+if TYPE_CHECKING:
+    import xgboost as xgb
 
 FILE = "xgb.json"
 
@@ -54,6 +60,8 @@ class XGBoostModel:
         valid: Inputs | None,
         y_valid: np.ndarray | None,
     ) -> None:
+        import xgboost as xgb
+
         x = train.x
         if self.max_rows is not None and len(y) > self.max_rows:
             rows, weight = _sample(y, weight, self.max_rows, self.seed)
@@ -70,7 +78,7 @@ class XGBoostModel:
             evals=evals,
             early_stopping_rounds=40 if evals else None,
             verbose_eval=False,
-            callbacks=[_Progress(self.rounds)] if self.progress else None,
+            callbacks=[_progress(self.rounds)] if self.progress else None,
         )
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
@@ -86,6 +94,8 @@ class XGBoostModel:
         credited to its feature. About 100x cheaper than exact SHAP values (12 µs a row
         instead of 1 ms here), so every score can carry its reasons.
         """
+        import xgboost as xgb
+
         assert self.booster is not None
         best = getattr(self.booster, "best_iteration", None)
         window = (0, best + 1) if best is not None else (0, 0)
@@ -101,27 +111,32 @@ class XGBoostModel:
 
     @classmethod
     def load(cls, folder: Path) -> XGBoostModel:
+        import xgboost as xgb
+
         booster = xgb.Booster()
         booster.load_model(folder / FILE)
         booster.set_param({"nthread": 2})
         return cls(booster)
 
 
-class _Progress(xgb.callback.TrainingCallback):
+def _progress(rounds: int) -> Any:
     """A progress bar over boosting rounds (it ends early when validation stops improving)."""
+    import xgboost as xgb
+    from tqdm import tqdm
 
-    def __init__(self, rounds: int) -> None:
-        from tqdm import tqdm
+    class Progress(xgb.callback.TrainingCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.bar = tqdm(total=rounds, desc="xgboost", unit="round", mininterval=1.0, file=sys.stderr)
 
-        self.bar = tqdm(total=rounds, desc="xgboost", unit="round", mininterval=1.0, file=sys.stderr)
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            self.bar.update(1)
+            return False
 
-    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        self.bar.update(1)
-        return False
+        def after_training(self, model: Any) -> Any:
+            self.bar.close()
+            return model
 
-    def after_training(self, model: Any) -> Any:
-        self.bar.close()
-        return model
+    return Progress()
 
 
 def _sample(y: np.ndarray, weight: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

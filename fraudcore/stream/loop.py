@@ -50,7 +50,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 from psycopg2 import InterfaceError as PgInterfaceError
 from psycopg2 import OperationalError as PgOperationalError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout
@@ -277,7 +277,7 @@ def _commit(source: Source, batch: list[Record], stats: LoopStats, started: floa
     t = time.perf_counter()
     try:
         source.commit(batch)
-    except (CommitFailedError, CommitRefused) as exc:
+    except (CommitFailedError, RebalanceInProgressError, CommitRefused) as exc:
         # the group rebalanced during the batch: its new owner reads it again; the writes are idempotent
         log.warning("commit refused after a rebalance; the batch will be read again", error=str(exc)[:200])
     now = time.perf_counter()
