@@ -124,7 +124,7 @@ def _progress(rounds: int) -> Any:
     import xgboost as xgb
     from tqdm import tqdm
 
-    class Progress(xgb.callback.TrainingCallback):  # type: ignore[misc]
+    class Progress(xgb.callback.TrainingCallback):
         def __init__(self) -> None:
             self.bar = tqdm(total=rounds, desc="xgboost", unit="round", mininterval=1.0, file=sys.stderr)
 
