@@ -8,7 +8,10 @@ started only when such a test asks for it.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +65,13 @@ def live_stack(trained: tuple[Path, Any]) -> Iterator[EmbeddedStack]:
     finally:
         embedded.down()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Service processes a test starts; any still running at its end are killed with their group."""
+    running: list[subprocess.Popen[bytes]] = []
+    yield running
+    for p in running:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from fraudcore.schemas import ScoredTransaction, decode
 from fraudcore.settings import Settings, SimulatorSettings, TopicSettings, TopicSpec
 from simulator.economy import Economy
 from simulator.output import produce_live
-from tests.helpers import free_port, unique
+from tests.helpers import free_port, start_service, unique, wait_for
 from tests.integration.test_kafka import poll_until
 
 COUNT = 6000
@@ -56,35 +54,6 @@ def service_settings(settings: Settings, trained: tuple[Path, Any], tmp_path: Pa
     )
 
 
-def start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**settings.to_env(), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOG_FORMAT": "console"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "ml_consumer"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def wait_for(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    running: list[subprocess.Popen[bytes]] = []
-    yield running
-    for p in running:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-
-
 def test_kill_9_mid_stream_then_restart_stores_exactly_the_produced_set(
     service_settings: Settings, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -100,14 +69,14 @@ def test_kill_9_mid_stream_then_restart_stores_exactly_the_produced_set(
     stored = make_mongo(settings)[settings.mongo.database]["transactions"]
     log = tmp_path / "ml_consumer.log"
 
-    first = start(settings, log)
+    first = start_service("ml_consumer", settings, log)
     processes.append(first)
     wait_for(lambda: stored.count_documents({}) >= 1000, 120, "the first thousand scored")
     os.killpg(first.pid, signal.SIGKILL)  # mid-stream, no goodbye
     first.wait(10)
     assert stored.count_documents({}) < COUNT
 
-    second = start(settings, log)
+    second = start_service("ml_consumer", settings, log)
     processes.append(second)
     wait_for(lambda: stored.count_documents({}) >= COUNT, 180, f"all {COUNT} scored")
     time.sleep(2)
@@ -149,7 +118,7 @@ def test_two_instances_split_the_partitions(
         update={"scoring": settings.scoring.model_copy(update={"metrics_port": free_port()})}
     )
     log = tmp_path / "scorers.log"
-    processes += [start(settings, log), start(other, log)]
+    processes += [start_service("ml_consumer", settings, log), start_service("ml_consumer", other, log)]
     time.sleep(8)  # both join the group before the data arrives
     economy = Economy(
         SimulatorSettings(accounts=500, fraud_rate=0.02),

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from fraudcore.clients.kafka import make_producer
 from fraudcore.clients.postgres import connect_postgres
@@ -19,15 +17,6 @@ from tests.helpers import free_port, isolated_topics, start_service, unique, wai
 from tests.integration.stores import fresh_database, simulated_scored
 
 COUNT = 6000
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    running: list[subprocess.Popen[bytes]] = []
-    yield running
-    for p in running:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
 
 
 def stored(settings: Settings) -> tuple[int, int]:
