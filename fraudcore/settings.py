@@ -110,6 +110,18 @@ class KafkaSettings(_Group):
         le=10_000,
         description="how long the broker may hold a fetch; tansu holds it ~half this even with data waiting",
     )
+    watch_every_s: float = Field(
+        default=2.0, gt=0, le=300, description="how often services check the broker still has every topic"
+    )
+    resend_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="producers re-send this much output if the broker loses it (0: no)",
+    )
+    resend_max: int = Field(
+        default=100_000, ge=0, description="at most this many recent messages kept to re-send"
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod

@@ -17,14 +17,19 @@ from fraudcore.logging import get_logger
 from fraudcore.models.registry import ModelWatcher
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.broker_watch import BrokerWatch
+from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import Record
 from fraudcore.stream.rdkafka import RdKafkaSource
+from fraudcore.stream.resend import ResendingProducer
 from ml_consumer.processor import ScoringProcessor
 
 log = get_logger("ml_consumer")
 
 
-def build(settings: Settings, producer: RdProducer | None = None) -> tuple[ScoringProcessor, ModelWatcher]:
+def build(
+    settings: Settings, producer: RdProducer | ResendingProducer | None = None
+) -> tuple[ScoringProcessor, ModelWatcher]:
     """The processor and its model watcher, on real clients (MongoDB, Redis, Kafka producer)."""
     scoring = settings.scoring
     mongo = wait_mongo(settings, settings.stack.ready_timeout_s)
@@ -67,15 +72,23 @@ def main(settings: Settings) -> None:
             settings.scoring.metrics_port,
             addr="127.0.0.1" if settings.environment != "production" else "0.0.0.0",
         )
-    producer = make_rd_producer(settings, "ml-consumer")
+    scoring, topics = settings.scoring, settings.topics
+    producer = ResendingProducer(
+        make_rd_producer(settings, "ml-consumer"),
+        [topics.fraud.name, topics.legit.name],
+        settings.kafka.resend_window_s,
+        settings.kafka.resend_max,
+    )
+    offsets = OffsetTracker()  # reports what the broker lost; rewinds to a lost topic's new log
+    broker = BrokerWatch(settings, on_lost=[producer.lost, offsets.topics_lost]).start()
     processor, watcher = build(settings, producer)
     if not wait_for_model(watcher, stop):
         return
-    scoring, topics = settings.scoring, settings.topics
     source = RdKafkaSource(
         make_rd_consumer(
             settings, scoring.group_id, topics.transactions.name, topics.labels.name, client_id="ml-consumer"
-        )
+        ),
+        offsets,
     )
     policy = BatchPolicy(max_records=scoring.batch_max_records, max_wait_s=scoring.batch_max_wait_ms / 1000)
     progress = _Progress()
@@ -97,6 +110,7 @@ def main(settings: Settings) -> None:
         log.info("stopping: last batch committed, closing")
         source.close()  # commits nothing: the loop committed what was written
         producer.close(timeout=10)
+        broker.stop()
 
 
 class _Progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,7 @@ from fraudcore.heartbeat import Heartbeat
 from fraudcore.logging import get_logger
 from fraudcore.schemas import Label, encode
 from fraudcore.settings import Settings
+from fraudcore.stream.resend import ResendingProducer
 from simulator.economy import Economy, Event, SimulatedTransaction
 
 log = get_logger("simulator")
@@ -120,6 +121,7 @@ def produce_live(
     producer: Any = None,
     report_every_s: float = 10.0,
     backfill: int = 0,
+    watch_broker: bool = True,
 ) -> Summary:
     """Produce transactions (keyed by sender) and labels (keyed by tx_id) to Kafka at ``rate`` per second.
 
@@ -127,8 +129,14 @@ def produce_live(
     wallet state is warm when the paced stream starts). Stops after ``count`` transactions
     or ``duration_s`` seconds of wall time, whichever comes first, or never when both are
     None (Ctrl-C or SIGTERM stops it cleanly).
+
+    A broker that restarts does not stop it: what the broker refuses is sent again, and with
+    ``watch_broker`` a :class:`~fraudcore.stream.broker_watch.BrokerWatch` recreates lost
+    topics and the last ``KAFKA__RESEND_WINDOW_S`` seconds are sent again (the scorer stores
+    each transaction once).
     """
     from fraudcore.clients.kafka import make_producer
+    from fraudcore.stream.broker_watch import BrokerWatch
 
     own_producer = producer is None
     producer = producer or make_producer(settings, "simulator", linger_ms=20, batch_size=512 * 1024)
@@ -136,10 +144,20 @@ def produce_live(
     summary = Summary(economy.seed)
     started = time.perf_counter()
     heartbeat = Heartbeat(settings.heartbeat_file)
+    kafka = settings.kafka
+    resending = ResendingProducer(
+        producer, [topics.transactions.name, topics.labels.name], kafka.resend_window_s, kafka.resend_max
+    )
+    refused = Refused(resending)
+    watch = (
+        BrokerWatch(settings, [topics.transactions, topics.labels], [resending.lost]).start()
+        if watch_broker
+        else None
+    )
     try:
         _produce(
+            refused,
             economy,
-            producer,
             topics,
             summary,
             rate,
@@ -153,7 +171,9 @@ def produce_live(
     except KeyboardInterrupt:
         log.info("stopping: sending what is buffered")
     finally:
-        producer.flush()
+        refused.drain()
+        if watch is not None:
+            watch.stop()
         _finish(summary, economy, started)  # labels not yet due when it stopped were never sent
         if own_producer:
             producer.close(timeout=10)
@@ -161,8 +181,8 @@ def produce_live(
 
 
 def _produce(
+    refused: Refused,
     economy: Economy,
-    producer: Any,
     topics: Any,
     summary: Summary,
     rate: float,
@@ -175,25 +195,20 @@ def _produce(
 ) -> None:
     step = max(1, int(rate / 200))  # check the pace about every 5 ms
     last_report = paced_from = started
-    failures: list[BaseException] = []
-
-    def failed(exc: BaseException) -> None:
-        failures.append(exc)
 
     for event in take(economy, count):
         if isinstance(event, Label):
-            producer.send(topics.labels.name, key=event.tx_id.encode(), value=encode(event)).add_errback(
-                failed
-            )
+            refused.send(topics.labels.name, event.tx_id.encode(), encode(event))
             summary.labels += 1
             continue
         tx = event.tx
-        producer.send(topics.transactions.name, key=tx.key, value=encode(tx)).add_errback(failed)
+        refused.send(topics.transactions.name, tx.key, encode(tx))
         summary.transactions += 1
         if heartbeat is not None:
             heartbeat.beat()
-        if failures:
-            raise RuntimeError(f"the broker refused a message: {failures[0]}")
+        refused.producer.resend_if_lost()  # the broker lost the topics: the last minute again
+        if refused.waiting:
+            refused.send_again()
         if summary.transactions <= backfill:
             if summary.transactions == backfill:
                 paced_from = time.perf_counter()
@@ -219,6 +234,54 @@ def _produce(
                 )
             if duration_s is not None and now - started >= duration_s:
                 break
+
+
+class Refused:
+    """Messages the broker refused (it restarted, or lost a topic): sent again, never dropped.
+
+    kafka-python retries what it can; a refusal it gives up on comes back to its error
+    callback, from the producer's I/O thread. Those are queued here and the producing
+    loop sends them again after a pause (a broker that restarts is back in seconds). A
+    re-sent transaction arrives after newer ones of the same wallet: the scorer features
+    it late, which is better than never.
+    """
+
+    PAUSE_S = 0.5
+
+    def __init__(self, producer: ResendingProducer) -> None:
+        self.producer = producer
+        self.waiting: deque[tuple[str, bytes | None, bytes]] = deque()
+        self.resent = 0
+        self._said = 0.0
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.producer.send(topic, key=key, value=value).add_errback(self._refused, topic, key, value)
+
+    def _refused(self, topic: str, key: bytes | None, value: bytes, error: BaseException) -> None:
+        self.waiting.append((topic, key, value))
+        if time.monotonic() - self._said > 10:
+            self._said = time.monotonic()
+            log.warning(
+                "the broker refused messages; sending them again",
+                topic=topic,
+                error=f"{type(error).__name__}: {error}"[:200],
+            )
+
+    def send_again(self) -> None:
+        time.sleep(self.PAUSE_S)
+        for _ in range(len(self.waiting)):
+            self.send(*self.waiting.popleft())
+            self.resent += 1
+
+    def drain(self, attempts: int = 120) -> None:
+        """At the end: flush, and send again what was refused, until none is (or give up, saying how many)."""
+        self.producer.flush()
+        for _ in range(attempts):
+            if not self.waiting:
+                return
+            self.send_again()
+            self.producer.flush()
+        log.error("the broker kept refusing messages; they were not sent", messages=len(self.waiting))
 
 
 def _finish(summary: Summary, economy: Economy, started: float) -> None:

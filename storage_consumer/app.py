@@ -15,7 +15,9 @@ from fraudcore.logging import get_logger
 from fraudcore.service import serve_metrics, stop_event
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
+from fraudcore.stream.broker_watch import BrokerWatch
 from fraudcore.stream.kafka import KafkaSource
+from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import Record
 from storage_consumer.labels import MongoLabels
 from storage_consumer.postgres import PostgresWriter
@@ -46,6 +48,8 @@ def main(settings: Settings) -> None:
     bootstrap(settings)
     stop = stop_event()
     serve_metrics(settings, settings.storage.metrics_port)
+    offsets = OffsetTracker()  # reports what the broker lost; rewinds to a lost topic's new log
+    broker = BrokerWatch(settings, on_lost=[offsets.topics_lost]).start()
     processor = build(settings)
     storage = settings.storage
     consumer = make_consumer(
@@ -60,7 +64,7 @@ def main(settings: Settings) -> None:
     progress = _Progress()
     try:
         run(
-            KafkaSource(consumer),
+            KafkaSource(consumer, offsets),
             processor,
             policy,
             stop,
@@ -72,6 +76,7 @@ def main(settings: Settings) -> None:
         processor.producer.flush()
         processor.producer.close(timeout=10)
         processor.postgres.close()
+        broker.stop()
 
 
 class _Progress:

@@ -70,9 +70,10 @@ def make_producer(settings: Settings, client_id: str | None = None, **overrides:
         "acks": "all",
         "enable_idempotence": kafka.enable_idempotence,
         "linger_ms": kafka.producer_linger_ms,
-        "retries": 5,
         "max_in_flight_requests_per_connection": 1 if not kafka.enable_idempotence else 5,
         "compression_type": None,
+        "allow_auto_create_topics": False,  # topics come from the settings (bootstrap, BrokerWatch)
+        "metadata_max_age_ms": int(kafka.watch_every_s * 1000),  # a recreated topic is found this soon
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -92,6 +93,9 @@ def make_consumer(
         "session_timeout_ms": kafka.session_timeout_ms,
         "heartbeat_interval_ms": kafka.heartbeat_interval_ms,
         "max_poll_records": kafka.max_poll_records,
+        "allow_auto_create_topics": False,
+        # a topic the broker lost and a BrokerWatch recreated is picked up this soon (default: 5 min)
+        "metadata_max_age_ms": int(kafka.watch_every_s * 1000),
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)

@@ -39,6 +39,8 @@ def make_rd_consumer(
         "socket.timeout.ms": kafka.request_timeout_ms,
         "enable.partition.eof": False,
         "fetch.wait.max.ms": kafka.fetch_max_wait_ms,
+        # a topic the broker lost and a BrokerWatch recreated is picked up this soon (default: 5 min)
+        "topic.metadata.refresh.interval.ms": int(kafka.watch_every_s * 1000),
     }
     config.update(overrides)
     consumer = Consumer(config)
@@ -102,6 +104,8 @@ def make_rd_producer(settings: Settings, client_id: str | None = None, **overrid
         "message.timeout.ms": 120_000,
         "socket.timeout.ms": kafka.request_timeout_ms,
         "delivery.report.only.error": True,
+        "allow.auto.create.topics": False,  # topics come from the settings (bootstrap, BrokerWatch)
+        "topic.metadata.refresh.interval.ms": int(kafka.watch_every_s * 1000),  # see make_rd_consumer
     }
     config.update(overrides)
     return RdProducer(Producer(config))

@@ -278,8 +278,13 @@ def _commit(source: Source, batch: list[Record], stats: LoopStats, started: floa
     try:
         source.commit(batch)
     except (CommitFailedError, RebalanceInProgressError, CommitRefused) as exc:
-        # the group rebalanced during the batch: its new owner reads it again; the writes are idempotent
-        log.warning("commit refused after a rebalance; the batch will be read again", error=str(exc)[:200])
+        # the group rebalanced during the batch (its new owner reads it again), or the broker is away (a
+        # later commit covers the batch, or it is read again after a restart): the writes are idempotent
+        log.warning(
+            "commit not stored (the group rebalanced or the broker is unavailable); the batch is written, "
+            "and a later commit covers it or it is read again",
+            error=str(exc)[:200],
+        )
     now = time.perf_counter()
     stats.committing_s += now - t
     stats.last_batch_s = now - started

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudcore.logging import get_logger
+from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import CommitRefused, Record
 
 log = get_logger("stream")
-# a commit refused because the group moved on: the partition's new owner reads the batch again
-_REBALANCED = {
+# a commit not stored because the group moved on (the partition's new owner reads the batch again)
+# or the broker is unavailable (a later commit covers the batch, or a restarted consumer reads it again)
+_NOT_STORED = {
     KafkaError.REBALANCE_IN_PROGRESS,
     KafkaError.ILLEGAL_GENERATION,
     KafkaError.UNKNOWN_MEMBER_ID,
     KafkaError._NO_OFFSET,  # nothing assigned any more
     KafkaError._STATE,
+    KafkaError._WAIT_COORD,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._UNKNOWN_TOPIC,
 }
 
 
 class RdKafkaSource:
-    def __init__(self, consumer: Consumer) -> None:
+    """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost."""
+
+    def __init__(self, consumer: Consumer, offsets: OffsetTracker | None = None) -> None:
         self.consumer = consumer
+        self.offsets = offsets or OffsetTracker()
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         """Up to ``max_records``, returning as soon as any have arrived (not after ``timeout_s``).
@@ -32,6 +48,8 @@ class RdKafkaSource:
         first message only, then take what is already fetched without waiting.
         """
         out: list[Record] = []
+        if self.offsets.rewind_due_pending():
+            self._rewind()
         first = self.consumer.poll(timeout_s)
         if first is None:
             return out
@@ -53,7 +71,26 @@ class RdKafkaSource:
                     m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value(), m.timestamp()[1]
                 )
             )
+        if out:
+            self.offsets.read(out, {tp: self._end(*tp) for tp in {(r.topic, r.partition) for r in out}})
         return out
+
+    def _rewind(self) -> None:
+        """Start this consumer's partitions of the topics the broker lost at the new logs' beginning."""
+        due = self.offsets.rewind_due()
+        for tp in self.consumer.assignment():
+            if tp.topic in due:
+                try:
+                    self.consumer.seek(TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING))
+                except KafkaException as exc:  # not fetching yet: its committed offset (none now) decides
+                    log.info("could not rewind a partition yet", topic=tp.topic, error=str(exc)[:200])
+
+    def _end(self, topic: str, partition: int) -> int | None:
+        """The log end the broker reported with its last fetch response (no request is made)."""
+        try:
+            return int(self.consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)[1])
+        except KafkaException:
+            return None
 
     def commit(self, records: list[Record]) -> None:
         """Commit, per partition, the offset after the last record (synchronously: it returns once stored)."""
@@ -64,7 +101,12 @@ class RdKafkaSource:
             tp = (r.topic, r.partition)
             if r.offset > highest.get(tp, -1):
                 highest[tp] = r.offset
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]
+        offsets = [
+            TopicPartition(t, p, o)
+            for (t, p), o in self.offsets.committable({tp: o + 1 for tp, o in highest.items()}).items()
+        ]
+        if not offsets:
+            return
         try:
             committed = self.consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as exc:
@@ -72,12 +114,13 @@ class RdKafkaSource:
         for done in committed:
             if done.error is not None:
                 _raise(done.error, KafkaException(done.error))
+        self.offsets.committed({(t, p): o for t, p, o in ((o.topic, o.partition, o.offset) for o in offsets)})
 
     def close(self) -> None:
         self.consumer.close()
 
 
 def _raise(error: object, exc: BaseException) -> NoReturn:
-    if isinstance(error, KafkaError) and error.code() in _REBALANCED:
+    if isinstance(error, KafkaError) and error.code() in _NOT_STORED:
         raise CommitRefused(str(error)) from exc
     raise exc

@@ -67,3 +67,22 @@ def test_a_consumer_group_commits_and_resumes_where_it_left_off(settings: Settin
     resumed = poll_until(second, 4)
     second.close()
     assert [r.value for r in resumed] == [b"m6", b"m7", b"m8", b"m9"]
+
+
+def test_the_broker_watch_recreates_a_missing_topic_and_reports_a_recreated_one(settings: Settings) -> None:
+    from fraudcore.stream.broker_watch import BrokerWatch
+
+    specs = [TopicSpec(name=unique("watched"), partitions=2), TopicSpec(name=unique("watched"), partitions=1)]
+    told: list[list[str]] = []
+    watch = BrokerWatch(settings, specs, on_lost=[told.append], every_s=60)
+    admin = make_admin(settings)
+    try:
+        assert watch.check() == [s.name for s in specs]  # missing: created with their partitions, reported
+        assert partition_counts(admin, [s.name for s in specs]) == {s.name: s.partitions for s in specs}
+        assert watch.check() == [] and told == [[s.name for s in specs]]
+        admin.delete_topics([specs[0].name])  # another client deletes and recreates it: its id changes
+        ensure_topics(admin, [specs[0]])
+        assert watch.check() == [specs[0].name] and told[-1] == [specs[0].name]
+    finally:
+        watch.stop()
+        admin.close()

@@ -9,59 +9,24 @@ no manual step.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fraudcore.clients.mongo import make_mongo
-from fraudcore.clients.postgres import connect_postgres
-from fraudcore.settings import Settings, SimulatorSettings
+from fraudcore.settings import SimulatorSettings
 from fraudcore.stack import EmbeddedStack
 from simulator.economy import Economy
 from simulator.output import produce_live
-from tests.helpers import stack_settings, start_service, wait_for
-from tests.integration.conftest import make_data_dir
+from tests.helpers import start_service, wait_for
+from tests.integration.faults.conftest import counts
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 RATE, COUNT, OUTAGE_S = 60, 9000, 20
-
-
-@pytest.fixture(scope="module")
-def fault_stack(trained: tuple[Path, Any]) -> Iterator[EmbeddedStack]:
-    data_dir = make_data_dir()
-    shutil.copytree(trained[0], data_dir / "models")
-    stack = EmbeddedStack(stack_settings(data_dir), services=())
-    try:
-        stack.up()
-        yield stack
-    finally:
-        stack.down()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def counts(settings: Settings) -> tuple[int, int, int]:
-    """(MongoDB documents, PostgreSQL rows, distinct PostgreSQL tx_ids); -1 for a server that is down."""
-    try:
-        mongo = make_mongo(settings)[settings.mongo.database]["transactions"].count_documents({})
-    except Exception:
-        mongo = -1
-    try:
-        conn = connect_postgres(settings)
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*), count(DISTINCT tx_id) FROM scored_transactions")
-            rows, distinct = cur.fetchone() or (0, 0)
-        conn.close()
-    except Exception:
-        rows = distinct = -1
-    return mongo, int(rows), int(distinct)
 
 
 def test_each_database_down_for_20_s_loses_and_duplicates_nothing(
