@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Protocol
 
 import orjson
@@ -53,7 +54,7 @@ class AddressState:
     recent_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps([getattr(self, f) for f in _FIELDS])
+        return orjson.dumps(_values(self))  # a tuple: a JSON array, as the fields are declared
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AddressState:
@@ -61,6 +62,7 @@ class AddressState:
 
 
 _FIELDS = [f.name for f in fields(AddressState)]
+_values = attrgetter(*_FIELDS)
 
 
 class StateStore(Protocol):
