@@ -73,6 +73,27 @@ class StateStore(Protocol):
     def save(self, states: Mapping[str, AddressState]) -> None: ...
 
 
+class Preloaded:
+    """States loaded already (for a batch), served from memory; any other address from ``store``.
+
+    A scoring batch loads its wallets' states once, looks at them, and hands them to the
+    engine through this, so they are not loaded twice. Saves go to ``store``.
+    """
+
+    def __init__(self, states: Mapping[str, AddressState | None], store: StateStore) -> None:
+        self.states = states
+        self.store = store
+
+    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
+        wanted = list(dict.fromkeys(addresses))
+        missing = [a for a in wanted if a not in self.states]
+        more = self.store.load(missing) if missing else {}
+        return {a: self.states[a] if a in self.states else more[a] for a in wanted}
+
+    def save(self, states: Mapping[str, AddressState]) -> None:
+        self.store.save(states)
+
+
 class MemoryStore:
     """States as Python objects in a dict: for training and evaluation on history."""
 
