@@ -11,8 +11,10 @@ It fills a throw-away topic with simulated transactions, then measures, on the s
                    with the next batch's work, as the service runs
   no overlap       the same, batch after batch (each batch written before the next is polled)
 
-and prints transactions per second for each, the ratios, where the loop's time went, and the
-top of a profile of the end-to-end run (the loop's thread: the writes run on another one).
+and prints transactions per second for each, the ratios, the CPU each transaction cost end to
+end (this process, all its threads, and each server on this machine: figures that hold when
+other work shares the cores, unlike the rates), where the loop's time went, and the top of a
+profile of the end-to-end run (the loop's thread: the writes run on another one).
 Run it with the services stopped (`python -m fraudcore.stack up --servers-only`): a running
 simulator or ml_consumer would share the same cores.
 
@@ -31,6 +33,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
+
 from fraudcore.clients.kafka import ensure_topics, make_consumer, wait_kafka
 from fraudcore.clients.mongo import make_mongo
 from fraudcore.clients.rdkafka import make_rd_consumer, make_rd_producer
@@ -40,6 +44,7 @@ from fraudcore.models.base import Inputs
 from fraudcore.models.registry import ModelWatcher
 from fraudcore.schemas import Transaction, decode
 from fraudcore.settings import Settings, TopicSpec, get_settings
+from fraudcore.stack.servers import Endpoints
 from fraudcore.stream import BatchPolicy, LoopStats, run
 from fraudcore.stream.rdkafka import RdKafkaSource
 from ml_consumer.processor import ScoringProcessor
@@ -65,6 +70,34 @@ def scratch(base: Settings, tag: str) -> Settings:
 def steady(stats: LoopStats) -> float:
     """Records per second after the first batch: the group join (tansu holds it ~3 s) is start-up."""
     return (stats.records - stats.first_batch_records) / (stats.last_committed_at - stats.first_committed_at)
+
+
+def servers(settings: Settings) -> dict[str, psutil.Process]:
+    """The processes listening on the Kafka, MongoDB and Redis ports, if they run on this machine."""
+    ends = Endpoints.of(settings)
+    ports = {ends.kafka[1]: "Kafka", ends.mongodb[1]: "MongoDB", ends.redis[1]: "Redis"}
+    found = {}
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in ports and conn.pid:
+            found[ports[conn.laddr.port]] = psutil.Process(conn.pid)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of this process and of the servers, from one mark to now."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.processes = {"this process": psutil.Process(), **servers(settings)}
+        self.start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(p.cpu_times()[:2]) for name, p in self.processes.items()}
+
+    def mark(self) -> None:
+        self.start = self._now()
+
+    def since(self) -> dict[str, float]:
+        return {name: t - self.start[name] for name, t in self._now().items()}
 
 
 class Nothing:
@@ -123,6 +156,8 @@ def main() -> None:
     db = mongo[settings.mongo.database]
     producer = make_rd_producer(settings, "bench-score")
     stages: dict[str, float] = {}
+    meter = CpuMeter(settings)
+    cpu: dict[str, float] = {}
 
     def end_to_end(
         group: str, prefix: str, profile: cProfile.Profile | None = None, overlap: bool = True
@@ -132,6 +167,8 @@ def main() -> None:
         source = RdKafkaSource(make_rd_consumer(settings, group, settings.topics.transactions.name))
 
         def tally(records: list[Any], seconds: float) -> None:
+            if not stages:  # the first batch committed: the steady part starts, as in steady()
+                meter.mark()
             for name, value in processor.last.timings.items():
                 stages[name] = stages.get(name, 0.0) + value
 
@@ -154,6 +191,7 @@ def main() -> None:
         return elapsed, stats
 
     elapsed, loop = end_to_end(settings.scoring.group_id, f"bench-{tag}-e2e:")
+    cpu = meter.since()
     results["end to end"] = steady(loop)
     with_start = args.count / elapsed
     stored = db["transactions"].count_documents({})
@@ -181,6 +219,11 @@ def main() -> None:
         f"\nKafka-reading rates are steady rates, after the first batch; end to end from the start, "
         f"group join and model warm-up included: {with_start:,.0f} tx/s"
     )
+    counted = loop.records - loop.first_batch_records
+    print("\nend to end, CPU per transaction (after the first batch; the servers on this machine):")
+    for name, seconds in cpu.items():
+        print(f"  {name:<30}{seconds / counted * 1e6:>7.0f} µs")
+    print(f"  {'all together':<30}{sum(cpu.values()) / counted * 1e6:>7.0f} µs")
     print(f"\nend to end, where the loop's thread spent its {elapsed:.2f} s (the first poll: the join):")
     main = {
         "polling Kafka": loop.polling_s,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Protocol
 
 import orjson
@@ -53,7 +54,7 @@ class AddressState:
     recent_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps([getattr(self, f) for f in _FIELDS])
+        return orjson.dumps(_values(self))  # a tuple: a JSON array, as the fields are declared
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AddressState:
@@ -61,6 +62,7 @@ class AddressState:
 
 
 _FIELDS = [f.name for f in fields(AddressState)]
+_values = attrgetter(*_FIELDS)
 
 
 class StateStore(Protocol):
@@ -69,6 +71,27 @@ class StateStore(Protocol):
     def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]: ...
 
     def save(self, states: Mapping[str, AddressState]) -> None: ...
+
+
+class Preloaded:
+    """States loaded already (for a batch), served from memory; any other address from ``store``.
+
+    A scoring batch loads its wallets' states once, looks at them, and hands them to the
+    engine through this, so they are not loaded twice. Saves go to ``store``.
+    """
+
+    def __init__(self, states: Mapping[str, AddressState | None], store: StateStore) -> None:
+        self.states = states
+        self.store = store
+
+    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
+        wanted = list(dict.fromkeys(addresses))
+        missing = [a for a in wanted if a not in self.states]
+        more = self.store.load(missing) if missing else {}
+        return {a: self.states[a] if a in self.states else more[a] for a in wanted}
+
+    def save(self, states: Mapping[str, AddressState]) -> None:
+        self.store.save(states)
 
 
 class MemoryStore:
@@ -87,6 +110,16 @@ class MemoryStore:
         return len(self.states)
 
 
+# SET key value EX ttl for every key: one command for a whole batch. A pipeline of SETs costs
+# redis-py 10.6 µs of CPU per key to pack and parse, this 2.7 (1,900 states of a batch).
+_SET_ALL = """
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS
+"""
+
+
 class RedisStore:
     """States as JSON strings in Redis, one key per address, with a TTL so idle addresses expire."""
 
@@ -94,6 +127,7 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._set_all = client.register_script(_SET_ALL)  # EVALSHA, loaded again if Redis lost it
 
     def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
         keys = list(dict.fromkeys(addresses))
@@ -107,7 +141,8 @@ class RedisStore:
     def save(self, states: Mapping[str, AddressState]) -> None:
         if not states:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for address, state in states.items():
-            pipe.set(self.prefix + address, state.to_json(), ex=self.ttl_s)
-        pipe.execute()
+        prefix = self.prefix
+        self._set_all(
+            keys=[prefix + address for address in states],
+            args=[self.ttl_s, *(state.to_json() for state in states.values())],
+        )

@@ -17,14 +17,18 @@ from fraudcore.models.base import Inputs
 
 FILE = "lstm.keras"
 BATCH = 4096
+_STARTED_WITH: list[int] = []  # the intra-op threads TensorFlow was started with: fixed once it runs
 
 
-def _tf() -> Any:
+def _tf(threads: int = 2) -> Any:
+    """TensorFlow, started with ``threads`` intra-op threads by whoever asks first (training: 2)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(2)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if not _STARTED_WITH:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        _STARTED_WITH.append(threads)
     return tf
 
 
@@ -124,8 +128,9 @@ class SequenceModel:
         self.model.save(folder / FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> SequenceModel:
-        tf = _tf()
+    def load(cls, folder: Path, threads: int = 2) -> SequenceModel:
+        """``threads``: TensorFlow's intra-op threads, if this is the process's first use of it."""
+        tf = _tf(threads)
         return cls(tf.keras.models.load_model(folder / FILE, compile=False))
 
 

@@ -35,6 +35,7 @@ class XGBoostModel:
         progress: bool = False,
     ) -> None:
         self.booster = booster
+        self.threads = threads
         self.progress = progress
         self.rounds = rounds
         self.max_rows = max_rows  # above it, every fraud row and a sample of the rest (reweighted)
@@ -99,7 +100,7 @@ class XGBoostModel:
         assert self.booster is not None
         best = getattr(self.booster, "best_iteration", None)
         window = (0, best + 1) if best is not None else (0, 0)
-        matrix = xgb.DMatrix(x, missing=np.nan)
+        matrix = xgb.DMatrix(x, missing=np.nan, nthread=self.threads)  # default: every core, spinning
         pushes = self.booster.predict(
             matrix, pred_contribs=True, approx_contribs=True, iteration_range=window
         )
@@ -110,13 +111,13 @@ class XGBoostModel:
         self.booster.save_model(folder / FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> XGBoostModel:
+    def load(cls, folder: Path, threads: int = 2) -> XGBoostModel:
         import xgboost as xgb
 
         booster = xgb.Booster()
         booster.load_model(folder / FILE)
-        booster.set_param({"nthread": 2})
-        return cls(booster)
+        booster.set_param({"nthread": threads})
+        return cls(booster, threads=threads)
 
 
 def _progress(rounds: int) -> Any:

@@ -79,6 +79,29 @@ def test_a_replayed_batch_changes_nothing(scoring: Scoring) -> None:
     assert state.n_sent == sum(t.sender_address == sender for t in txs)  # remembered once
 
 
+def test_a_replay_its_state_forgot_is_routed_with_the_stored_score(scoring: Scoring) -> None:
+    """MongoDB is asked about a replay only if its sender's state remembers it; the insert finds the rest."""
+    txs, _ = simulated(400, seed=33)
+    topics = scoring.settings.topics
+    policy = BatchPolicy(max_records=200, max_wait_s=0)
+    source = ListSource([encode(t) for t in txs], topic=topics.transactions.name)
+    run(source, scoring.processor, policy, stop_when_idle=True)
+    first = {s.tx_id: s.score for s in (decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent)}
+    for key in scoring.redis.scan_iter(match=scoring.prefix + "*"):  # the feature state is lost
+        scoring.redis.delete(key)
+    scoring.producer.sent.clear()
+    scoring.processor._previous.clear()  # a restarted consumer
+    source.committed = -1
+    source.rewind()
+    run(source, scoring.processor, policy, stop_when_idle=True)
+
+    assert scoring.db["transactions"].count_documents({}) == 400
+    again = [decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent]
+    assert sorted(s.tx_id for s in again) == sorted(t.tx_id for t in txs)
+    assert all(first[s.tx_id] == s.score for s in again)  # the stored score, not a new one
+    assert scoring.processor.last.replayed == 200 and scoring.processor.last.scored == 0
+
+
 def test_labels_teach_exposure_even_when_they_come_first(scoring: Scoring) -> None:
     txs, labels = simulated(3000, seed=31)
     assert labels
