@@ -231,7 +231,12 @@ class ScoringSettings(_Group):
 
     group_id: str = Field(default="ml-consumer", min_length=1)
     batch_max_records: int = Field(default=2000, ge=1, le=100_000)
-    batch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    batch_max_wait_ms: int = Field(
+        default=10,
+        ge=0,
+        le=60_000,
+        description="wait for more after a batch's first record (latency at low rates)",
+    )
     reload_check_s: float = Field(
         default=5.0, gt=0, description="how often to look for a newer model version"
     )
@@ -245,7 +250,7 @@ class StorageSettings(_Group):
 
     group_id: str = Field(default="storage-consumer", min_length=1)
     batch_max_records: int = Field(default=2000, ge=1, le=100_000)
-    batch_max_wait_ms: int = Field(default=100, ge=0, le=60_000)
+    batch_max_wait_ms: int = Field(default=20, ge=0, le=60_000)
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no metrics endpoint")
 
 
