@@ -189,7 +189,7 @@ class ColumnMapping(BaseModel):
         values: dict[str, Any] = {}
         for name, column in columns.items():
             value = row.get(column)
-            if _blank(value):
+            if value is None or (value == "" if isinstance(value, str) else _blank(value)):
                 continue
             values[name] = value
         label = values.pop("label", None)
@@ -268,7 +268,7 @@ def parse_time(value: Any, name: str) -> datetime:
 def parse_number(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{name}: not a number: {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return float(value)
     try:
         return float(str(value).strip())
@@ -279,7 +279,7 @@ def parse_number(value: Any, name: str) -> float:
 def parse_flag(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float) and value in (0, 1):
+    if isinstance(value, (int, float)) and value in (0, 1):
         return bool(value)
     text = str(value).strip().lower()
     if text in TRUE:
@@ -311,18 +311,15 @@ def column_names(path: str | Path) -> list[str]:
     return list(pd.read_csv(path, dtype=str, nrows=0).columns)
 
 
-def event_seconds(path: str | Path, column: str, chunk_size: int = 500_000) -> np.ndarray:
+def event_seconds(path: str | Path, column: str) -> np.ndarray:
     """The file's event times as Unix seconds (NaN where unparsable), reading that one column only."""
-    import pandas as pd
-
     path = Path(path)
     if _kind(path) == "parquet":
         import pyarrow.parquet as pq
 
         parts = [pq.read_table(path, columns=[column]).column(0).to_pandas()]
     else:
-        reader = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False, chunksize=chunk_size)
-        parts = [frame[column] for frame in reader]
+        parts = [batch.column(0).to_pandas() for batch in _csv_batches(path, column_names(path), [column])]
     return np.concatenate([_seconds(part) for part in parts]) if parts else np.zeros(0)
 
 
@@ -373,12 +370,31 @@ def read_rows(path: str | Path, chunk_size: int = 50_000) -> Iterator[tuple[list
         for batch in parquet.iter_batches(batch_size=chunk_size):
             yield names, batch.to_pylist()
     else:
-        import pandas as pd
+        names = column_names(path)
+        for batch in _csv_batches(path, names):
+            for start in range(0, batch.num_rows, chunk_size):
+                yield names, batch.slice(start, chunk_size).to_pylist()
 
-        # every column as text: this module parses times and numbers itself, with row numbers in errors
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size)
-        for frame in reader:
-            yield list(frame.columns), frame.to_dict("records")
+
+def _csv_batches(path: Path, names: list[str], columns: list[str] | None = None) -> Iterator[Any]:
+    """A CSV as Arrow record batches of text columns (a few MB each), header named as pandas names it.
+
+    Every column is read as text: this module parses times and numbers itself, with row numbers
+    in its errors. Arrow's reader parses in C, several times faster than pandas' chunks.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            include_columns=columns,
+        ),
+    )
+    yield from reader
 
 
 def _read_in_order(

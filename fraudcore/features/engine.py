@@ -33,6 +33,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from fraudcore.features.state import AddressState, MemoryStore, StateStore
@@ -194,31 +195,34 @@ class FeatureEngine:
     # --- one transaction ------------------------------------------------------------
 
     def _one(self, tx: Transaction, states: dict[str, AddressState | None], sequences: bool) -> TxFeatures:
+        # The scorer's hot path: sums, sets and filters over the event lists run as C-level map /
+        # compress rather than generator expressions (same values, added in the same order).
         t = tx.event_time.timestamp()
         usd = tx.amount_usd
-        s = states.get(tx.sender_address)
+        sender, receiver = tx.sender_address, tx.receiver_address
+        s = states.get(sender)
         if s is None:
-            s = states[tx.sender_address] = AddressState(first_seen=t)
-        r = states.get(tx.receiver_address)
+            s = states[sender] = AddressState(first_seen=t)
+        r = states.get(receiver)
         receiver_seen = r is not None
         if r is None:
-            r = states[tx.receiver_address] = AddressState(first_seen=t)
+            r = states[receiver] = AddressState(first_seen=t)
         _expire(s, t)
         _expire(r, t)
+        sent, inflow, r_inflow = s.sent, s.inflow, r.inflow
 
         log_usd = math.log1p(usd)
-        has_history = s.n_sent > 0
-        usual = math.expm1(s.log_mean) if has_history else NAN
-        std = math.sqrt(s.log_m2 / (s.n_sent - 1)) if s.n_sent > 1 else NAN
-        sent_1h = _last_hour(s.sent, t)
+        n_sent = s.n_sent
+        has_history = n_sent > 0
+        std = math.sqrt(s.log_m2 / (n_sent - 1)) if n_sent > 1 else NAN
+        sent_1h = _last_hour(sent, t)
+        sent_usd = list(map(_USD, sent))
         age_days = max((t - s.first_seen) / DAY, 1.0)
         counterparties = s.counterparties
-        new_counterparty = 0.0 if tx.receiver_address in counterparties else 1.0
-        inflow_24h = sum(e[1] for e in s.inflow)
+        inflow_24h = sum(map(_USD, inflow))
         threshold = self.config.reporting_threshold_usd
         near = 1.0 if 0.9 * threshold <= usd < threshold else 0.0
-        r_senders_24h = {e[2] for e in r.inflow}
-        r_senders_1h = {e[2] for e in _last_hour(r.inflow, t)}
+        r_senders_24h = float(len(set(map(_PEER, r_inflow))))
         new_device = _new(tx.device_id, s.devices, has_history)
         new_country = _new(tx.ip_country, s.countries, has_history)
         new_channel = _new(tx.channel.value if tx.channel else None, s.channels, has_history)
@@ -230,56 +234,66 @@ class FeatureEngine:
             since_new_access = (
                 max(t - s.last_new_access, 0.0) / HOUR if s.last_new_access is not None else 1e4
             )
+        since_last = math.log1p(max(t - s.last_sent, 0.0)) if s.last_sent is not None else NAN
+        if has_history:
+            vs_usual = (usd + 1) / (math.expm1(s.log_mean) + 1)
+            new_counterparty = 0.0 if receiver in counterparties else 1.0
+        else:
+            vs_usual = new_counterparty = NAN
+        pass_through = usd / (inflow_24h + 1) if inflow_24h > 0 else NAN
+        receiver_seen_before = 1.0 if receiver_seen else 0.0
+        lookalike_receiver = _lookalike(receiver, counterparties)
+        receiver_known_bad = 1.0 if r.bad_at is not None else 0.0
+        receiver_exposed = 1.0 if r.exposed_at is not None else 0.0
         values = [
             log_usd,
             float(len(sent_1h)),
-            float(len(s.sent)),
-            math.log1p(sum(e[1] for e in s.sent)),
-            math.log1p(s.n_sent),
-            math.log1p(max(t - s.last_sent, 0.0)) if s.last_sent is not None else NAN,
+            float(len(sent)),
+            math.log1p(sum(sent_usd)),
+            math.log1p(n_sent),
+            since_last,
             max(t - s.first_seen, 0.0) / HOUR,
-            (usd + 1) / (usual + 1) if has_history else NAN,
+            vs_usual,
             (log_usd - s.log_mean) / std if std and std > 0 else NAN,
             usd / (s.total_sent_usd / age_days + 1) if has_history else NAN,
-            new_counterparty if has_history else NAN,
+            new_counterparty,
             float(len({e[2] for e in sent_1h if e[3]})),
-            float(len({e[2] for e in sent_1h})),
-            float(sum(1 for e in s.sent if e[1] == usd)),
+            float(len(set(map(_PEER, sent_1h)))),
+            float(sent_usd.count(usd)),
             new_device,
             new_country,
             new_channel,
             since_new_access,
-            usd / (inflow_24h + 1) if inflow_24h > 0 else NAN,
+            pass_through,
             math.log1p(inflow_24h),
             near,
             float(len(s.near_threshold)) + near,
-            1.0 if receiver_seen else 0.0,
+            receiver_seen_before,
             max(t - r.first_seen, 0.0) / HOUR,
-            float(len(r_senders_1h)),
-            float(len(r_senders_24h)),
-            math.log1p(sum(e[1] for e in r.inflow)),
+            float(len(set(map(_PEER, _last_hour(r_inflow, t))))),
+            r_senders_24h,
+            math.log1p(sum(map(_USD, r_inflow))),
             math.log1p(r.n_received),
-            _lookalike(tx.receiver_address, counterparties),
-            _lookalike(tx.sender_address, r.counterparties),
-            1.0 if r.bad_at is not None else 0.0,
-            1.0 if r.exposed_at is not None else 0.0,
+            lookalike_receiver,
+            _lookalike(sender, r.counterparties),
+            receiver_known_bad,
+            receiver_exposed,
             1.0 if s.bad_at is not None else 0.0,
             1.0 if s.exposed_at is not None else 0.0,
         ]
-        named = dict(zip(FEATURES, values, strict=True))
         step = [
             log_usd,
-            _zero(named["seconds_since_last_log"]),
-            math.log(named["amount_vs_usual"]) if has_history else 0.0,
-            _zero(named["new_counterparty"]),
+            _zero(since_last),
+            math.log(vs_usual) if has_history else 0.0,
+            _zero(new_counterparty),
             _zero(new_device),
             _zero(new_country),
-            named["receiver_seen_before"],
-            math.log1p(named["receiver_senders_24h"]),
-            named["lookalike_receiver"],
-            named["receiver_known_bad"],
-            named["receiver_exposed"],
-            min(_zero(named["pass_through"]), 5.0),
+            receiver_seen_before,
+            math.log1p(r_senders_24h),
+            lookalike_receiver,
+            receiver_known_bad,
+            receiver_exposed,
+            min(_zero(pass_through), 5.0),
             near,
         ]
         if (
@@ -301,6 +315,7 @@ class FeatureEngine:
         r: AddressState,
         step: list[float],
     ) -> None:
+        receiver = tx.receiver_address
         _push(s.recent_ids, tx.tx_id, MAX_RECENT_IDS)
         s.n_sent += 1
         delta = log_usd - s.log_mean
@@ -308,13 +323,15 @@ class FeatureEngine:
         s.log_m2 += delta * (log_usd - s.log_mean)
         s.total_sent_usd += usd
         s.last_sent = t
-        _push(s.sent, [t, usd, tx.receiver_address, int(step[3])], MAX_EVENTS)
-        if tx.receiver_address in s.counterparties:
-            s.counterparties.remove(tx.receiver_address)
-        _push(s.counterparties, tx.receiver_address, MAX_COUNTERPARTIES)
-        for value, seen in ((tx.device_id, s.devices), (tx.ip_country, s.countries)):
-            if value is not None and value not in seen:
-                _push(seen, value, MAX_DEVICES)
+        _push(s.sent, [t, usd, receiver, int(step[3])], MAX_EVENTS)
+        counterparties = s.counterparties
+        if receiver in counterparties:
+            counterparties.remove(receiver)
+        _push(counterparties, receiver, MAX_COUNTERPARTIES)
+        if tx.device_id is not None and tx.device_id not in s.devices:
+            _push(s.devices, tx.device_id, MAX_DEVICES)
+        if tx.ip_country is not None and tx.ip_country not in s.countries:
+            _push(s.countries, tx.ip_country, MAX_DEVICES)
         if tx.channel is not None and tx.channel.value not in s.channels:
             s.channels.append(tx.channel.value)
         if near:
@@ -329,6 +346,9 @@ class FeatureEngine:
             r.exposed_at = t
 
 
+_TIME, _USD, _PEER = itemgetter(0), itemgetter(1), itemgetter(2)  # of a [time, usd, address, ...] event
+
+
 def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:
     """The events of the last hour: a scan from the end, as events are kept in time order."""
     start = len(events)
@@ -338,12 +358,31 @@ def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:
 
 
 def _expire(state: AddressState, t: float) -> None:
-    if state.sent and state.sent[0][0] <= t - DAY:
-        state.sent = [e for e in state.sent if e[0] > t - DAY]
-    if state.inflow and state.inflow[0][0] <= t - DAY:
-        state.inflow = [e for e in state.inflow if e[0] > t - DAY]
-    if state.near_threshold and state.near_threshold[0] <= t - 7 * DAY:
-        state.near_threshold = [x for x in state.near_threshold if x > t - 7 * DAY]
+    """Drop the events older than a day (near-threshold times: a week), wherever they are in the list."""
+    day_ago = t - DAY
+    if state.sent and state.sent[0][0] <= day_ago:
+        state.sent = _drop_before(state.sent, day_ago)
+    if state.inflow and state.inflow[0][0] <= day_ago:
+        state.inflow = _drop_before(state.inflow, day_ago)
+    week_ago = t - 7 * DAY
+    if state.near_threshold and state.near_threshold[0] <= week_ago:
+        state.near_threshold = [x for x in state.near_threshold if x > week_ago]
+
+
+def _drop_before(events: list[list[Any]], cut: float) -> list[list[Any]]:
+    """``[e for e in events if e[0] > cut]``, cheaply when ``events`` are in time order (nearly always).
+
+    The expired events are then a prefix, usually of one; the rest is checked in C (``min``) and
+    the whole list filtered only when an expired event is found further on (events out of order).
+    """
+    end = len(events)
+    start = 1
+    while start < end and events[start][0] <= cut:
+        start += 1
+    rest = events[start:]
+    if rest and min(map(_TIME, rest)) <= cut:
+        return [e for e in rest if e[0] > cut]
+    return rest
 
 
 def _push(items: list, value: object, limit: int) -> None:  # type: ignore[type-arg]

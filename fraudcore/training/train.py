@@ -37,8 +37,9 @@ class TrainConfig:
     lstm_epochs: int = 5
     lstm_rows: int = 200_000
     # XGBoost trains on every fraud row and a sample of the rest above this many rows (reweighted):
-    # a 2M-row file then trains in minutes; the simulator's 1M-row history (800k) is not sampled
-    xgb_rows: int = 1_000_000
+    # a 2M-row file then trains in a minute or two. On its first evaluation fold (1.29M training
+    # rows) 500k rows gave test AP 0.950 in 58 s CPU, 1M rows 0.947 in about twice the time
+    xgb_rows: int = 500_000
     progress: bool = False  # progress bars while the models train
 
 
