@@ -385,16 +385,19 @@ def _csv_batches(path: Path, names: list[str], columns: list[str] | None = None)
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            include_columns=columns,
-        ),
-    )
-    yield from reader
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                include_columns=columns,
+            ),
+        )
+        yield from reader
+    except pa.ArrowInvalid as exc:  # e.g. a row with a column more or less than the header
+        raise MappingError(f"{path}: not a well-formed CSV: {exc}") from None
 
 
 def _read_in_order(
@@ -411,12 +414,15 @@ def _read_in_order(
         import pyarrow.csv as pacsv
 
         names = column_names(path)
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
-            ),
-        )
+        try:
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise MappingError(f"{path}: not a well-formed CSV: {exc}") from None
     for start in range(0, len(order), chunk_size):
         part = order[start : start + chunk_size]
         yield part + 1, table.take(pa.array(part)).to_pylist()

@@ -245,6 +245,19 @@ def test_a_bad_value_names_its_column_and_rows(
     assert _registry_untouched(tmp_path)
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_row_with_a_missing_column_is_a_clear_error(
+    command: str, user_file: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, mapping = user_file
+    with path.open("a") as f:
+        f.write("tx-short,1793318409.1,0xa\n")
+    code = _run(tmp_path, command, "--data", str(path), "--mapping", str(mapping), "--no-progress")
+    err = capsys.readouterr().err
+    assert code == 2 and "not a well-formed CSV" in err and "tx-short" in err
+    assert _registry_untouched(tmp_path)
+
+
 def test_a_file_without_labels_can_be_replayed_not_trained_on(
     user_file: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
