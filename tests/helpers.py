@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -155,3 +156,36 @@ def _times(values: pd.Series, style: str) -> list[str]:
         return list(stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     return [f"{s:.6f}" for s in seconds]
+
+
+def stop_services(processes: list[subprocess.Popen[bytes]], wait_s: float = 30) -> None:
+    """SIGTERM each service still running (it finishes its batch), then kill any not gone in ``wait_s``."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+def feed_like_the_scorer(engine: Any, events: list[Any], batch: int) -> list[Any]:
+    """Transactions to ``engine`` in micro-batches, each label learned when it arrives, as the scorer does."""
+    from fraudcore.schemas import Label
+
+    out: list[Any] = []
+    receiver: dict[str, str] = {}
+    pending: list[Any] = []
+    for event in events:
+        if isinstance(event, Label):
+            out += engine.transform(pending)
+            pending = []
+            engine.learn_labels([(receiver[event.tx_id], event.labelled_at.timestamp())])
+            continue
+        receiver[event.tx_id] = event.receiver_address
+        pending.append(event)
+        if len(pending) == batch:
+            out += engine.transform(pending)
+            pending = []
+    return out + engine.transform(pending)

@@ -14,10 +14,7 @@ is in MongoDB once and in PostgreSQL once.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -34,7 +31,7 @@ from fraudcore.settings import Settings, SimulatorSettings
 from fraudcore.stack import EmbeddedStack
 from simulator.economy import Economy
 from simulator.output import produce_live
-from tests.helpers import start_service, wait_for
+from tests.helpers import start_service, stop_services, wait_for
 from tests.integration.faults.conftest import counts
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
@@ -134,14 +131,7 @@ def test_broker_restart_without_its_data_recovers_and_reports_the_loss(
         assert all(c.poll() is None for c in consumers), "a consumer died"
 
     finally:
-        for c in consumers:
-            if c.poll() is None:
-                c.send_signal(signal.SIGTERM)
-        for c in consumers:
-            try:
-                c.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(c.pid, signal.SIGKILL)
+        stop_services(consumers)
         producer.close()
 
     in_mongo, in_postgres = stored_ids(settings)

@@ -8,9 +8,6 @@ no manual step.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,7 +19,7 @@ from fraudcore.settings import SimulatorSettings
 from fraudcore.stack import EmbeddedStack
 from simulator.economy import Economy
 from simulator.output import produce_live
-from tests.helpers import start_service, wait_for
+from tests.helpers import start_service, stop_services, wait_for
 from tests.integration.faults.conftest import counts
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
@@ -63,14 +60,7 @@ def test_each_database_down_for_20_s_loses_and_duplicates_nothing(
         time.sleep(3)
         assert counts(settings) == (COUNT, COUNT, COUNT)  # exactly once in each
     finally:
-        for c in consumers:
-            if c.poll() is None:
-                c.send_signal(signal.SIGTERM)
-        for c in consumers:
-            try:
-                c.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(c.pid, signal.SIGKILL)
+        stop_services(consumers)
     text = log.read_text()
     assert "retrying the same batch" in text  # they did wait for the servers, not skip
     assert "Traceback" not in text

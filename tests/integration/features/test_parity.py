@@ -5,31 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fraudcore.clients.redis import make_redis
-from fraudcore.features import FeatureEngine, MemoryStore, RedisStore, TxFeatures
+from fraudcore.features import FeatureEngine, MemoryStore, RedisStore
 from fraudcore.schemas import Label, Transaction
 from fraudcore.settings import Settings, SimulatorSettings
 from simulator.economy import Economy, SimulatedTransaction
 from simulator.output import take
-from tests.helpers import unique
-
-
-def run(engine: FeatureEngine, events: list[Transaction | Label], batch: int) -> list[TxFeatures]:
-    """Feed transactions in micro-batches and labels as they arrive, as the scorer does."""
-    out: list[TxFeatures] = []
-    receiver: dict[str, str] = {}
-    pending: list[Transaction] = []
-    for event in events:
-        if isinstance(event, Label):
-            out += engine.transform(pending)
-            pending = []
-            engine.learn_labels([(receiver[event.tx_id], event.labelled_at.timestamp())])
-            continue
-        receiver[event.tx_id] = event.receiver_address
-        pending.append(event)
-        if len(pending) == batch:
-            out += engine.transform(pending)
-            pending = []
-    return out + engine.transform(pending)
+from tests.helpers import feed_like_the_scorer, unique
 
 
 def test_memory_and_redis_state_give_the_same_features(settings: Settings) -> None:
@@ -42,10 +23,10 @@ def test_memory_and_redis_state_give_the_same_features(settings: Settings) -> No
         e.tx if isinstance(e, SimulatedTransaction) else e for e in take(economy, 5000)
     ]
     assert sum(isinstance(e, Label) for e in events) > 20
-    offline = run(FeatureEngine(MemoryStore()), events, batch=1000)
+    offline = feed_like_the_scorer(FeatureEngine(MemoryStore()), events, batch=1000)
     redis = make_redis(settings)
     store = RedisStore(redis, prefix=unique("fs") + ":")
-    online = run(FeatureEngine(store), events, batch=64)
+    online = feed_like_the_scorer(FeatureEngine(store), events, batch=64)
     assert len(offline) == len(online) == 5000
     for a, b in zip(offline, online, strict=True):
         assert a.tx_id == b.tx_id

@@ -14,41 +14,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fraudcore.features import FeatureEngine, MemoryStore, TxFeatures
+from fraudcore.features import FeatureEngine, MemoryStore
 from fraudcore.schemas import Channel, Label, Transaction
 from fraudcore.settings import SimulatorSettings
 from simulator.economy import Economy, SimulatedTransaction
 from simulator.output import take
+from tests.helpers import feed_like_the_scorer
 from tests.unit.features.reference_engine import ReferenceEngine
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-def run(
-    engine: FeatureEngine | ReferenceEngine, events: list[Transaction | Label], batch: int
-) -> list[TxFeatures]:
-    """Micro-batches of transactions, each label learned when it arrives (as the scorer does)."""
-    out: list[TxFeatures] = []
-    receiver: dict[str, str] = {}
-    pending: list[Transaction] = []
-    for event in events:
-        if isinstance(event, Label):
-            out += engine.transform(pending)
-            pending = []
-            engine.learn_labels([(receiver[event.tx_id], event.labelled_at.timestamp())])
-            continue
-        receiver[event.tx_id] = event.receiver_address
-        pending.append(event)
-        if len(pending) == batch:
-            out += engine.transform(pending)
-            pending = []
-    return out + engine.transform(pending)
-
-
 def assert_same(events: list[Transaction | Label], batch: int) -> None:
     new_store, old_store = MemoryStore(), MemoryStore()
-    new = run(FeatureEngine(new_store), events, batch)
-    old = run(ReferenceEngine(old_store), events, batch)
+    new = feed_like_the_scorer(FeatureEngine(new_store), events, batch)
+    old = feed_like_the_scorer(ReferenceEngine(old_store), events, batch)
     assert len(new) == len(old)
     for a, b in zip(new, old, strict=True):
         assert a.tx_id == b.tx_id
