@@ -35,6 +35,7 @@ from typing import Any
 
 import psutil
 
+from bench.cpu import CpuMeter
 from fraudcore.clients.kafka import ensure_topics, make_consumer, wait_kafka
 from fraudcore.clients.mongo import make_mongo
 from fraudcore.clients.rdkafka import make_rd_consumer, make_rd_producer
@@ -81,23 +82,6 @@ def servers(settings: Settings) -> dict[str, psutil.Process]:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in ports and conn.pid:
             found[ports[conn.laddr.port]] = psutil.Process(conn.pid)
     return found
-
-
-class CpuMeter:
-    """CPU seconds (user + system) of this process and of the servers, from one mark to now."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.processes = {"this process": psutil.Process(), **servers(settings)}
-        self.start: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        return {name: sum(p.cpu_times()[:2]) for name, p in self.processes.items()}
-
-    def mark(self) -> None:
-        self.start = self._now()
-
-    def since(self) -> dict[str, float]:
-        return {name: t - self.start[name] for name, t in self._now().items()}
 
 
 class Nothing:
@@ -156,7 +140,7 @@ def main() -> None:
     db = mongo[settings.mongo.database]
     producer = make_rd_producer(settings, "bench-score")
     stages: dict[str, float] = {}
-    meter = CpuMeter(settings)
+    meter = CpuMeter({"this process": psutil.Process(), **servers(settings)})
     cpu: dict[str, float] = {}
 
     def end_to_end(

@@ -110,8 +110,21 @@ class KafkaSettings(_Group):
         le=10_000,
         description="how long the broker may hold a fetch; tansu holds it ~half this even with data waiting",
     )
+    fetch_min_bytes: int = Field(
+        default=65536,
+        ge=1,
+        le=50_000_000,
+        description="the broker answers a fetch once it has this much (or fetch_max_wait_ms passed): "
+        "fewer, fuller fetches (measured: the embedded broker's CPU a transaction -11 % at 5,000 tx/s)",
+    )
     watch_every_s: float = Field(
         default=2.0, gt=0, le=300, description="how often services check the broker still has every topic"
+    )
+    client_debug: str = Field(
+        default="",
+        pattern=r"^[a-z,]*$",
+        description="librdkafka debug contexts for the scorer's and storage consumer's clients "
+        "(e.g. cgrp,fetch: the group protocol in their logs); empty: none",
     )
     resend_window_s: float = Field(
         default=60.0,

@@ -1,8 +1,11 @@
 """The storage consumer's PostgreSQL writes: scored transactions and labels, idempotent.
 
-Scored transactions are inserted with one multi-row ``INSERT … ON CONFLICT (tx_id) DO NOTHING
-RETURNING tx_id``: a batch read again after a crash inserts nothing twice, and the ids that come
-back are exactly the rows that are new (the live views count only those). Labels are upserted
+Scored transactions are inserted with one ``INSERT … ON CONFLICT (tx_id) DO NOTHING RETURNING
+tx_id``: a batch read again after a crash inserts nothing twice, and the ids that come back are
+exactly the rows that are new (the live views count only those). The batch travels as one JSON
+array (pydantic serialises it in Rust) that PostgreSQL turns into rows itself
+(``json_populate_recordset``): building a literal for each of 28 columns of each row in Python
+was a third of this process's CPU at 5,000 tx/s. Labels are upserted
 on ``(tx_id, source)``, keeping the most recent; a label may arrive before its transaction (no
 foreign key): a join finds it once the transaction is stored.
 """
@@ -16,6 +19,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.extras import execute_values
+from pydantic import TypeAdapter
 
 from fraudcore.schemas import Label, ScoredTransaction
 
@@ -23,9 +27,11 @@ TX_COLUMNS: tuple[str, ...] = tuple(ScoredTransaction.model_fields)
 LABEL_COLUMNS: tuple[str, ...] = tuple(Label.model_fields)
 
 INSERT_SCORED = (
-    f"INSERT INTO scored_transactions ({', '.join(TX_COLUMNS)}) VALUES %s "
+    f"INSERT INTO scored_transactions ({', '.join(TX_COLUMNS)}) "
+    f"SELECT {', '.join(TX_COLUMNS)} FROM json_populate_recordset(NULL::scored_transactions, %s::json) "
     "ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id"
 )
+_SCORED_BATCH = TypeAdapter(list[ScoredTransaction])
 UPSERT_LABELS = (
     f"INSERT INTO labels ({', '.join(LABEL_COLUMNS)}) VALUES %s "
     "ON CONFLICT (tx_id, source) DO UPDATE SET "
@@ -57,14 +63,8 @@ class PostgresWriter:
             with conn.cursor() as cur:
                 new: set[str] = set()
                 if scored:
-                    rows = execute_values(
-                        cur,
-                        INSERT_SCORED,
-                        [_row(s, TX_COLUMNS) for s in scored],
-                        page_size=1000,
-                        fetch=True,
-                    )
-                    new = {r[0] for r in rows}
+                    cur.execute(INSERT_SCORED, (_SCORED_BATCH.dump_json(scored, exclude_none=True).decode(),))
+                    new = {r[0] for r in cur.fetchall()}
                 if labels:
                     execute_values(
                         cur, UPSERT_LABELS, [_row(x, LABEL_COLUMNS) for x in labels], page_size=1000

@@ -4,8 +4,11 @@ Protocol (JSON text frames):
 
 * the client may pass filters as query parameters on connect (``fraud_only``, ``min_score``,
   ``asset``) and send new ones at any time as ``{"fraud_only": true, "min_score": 0.5}``;
-* the server sends ``{"type": "hello", "filters": …}`` first, then
+* the server sends ``{"type": "hello", "filters": …, "batch": false}`` first, then
   ``{"type": "transaction", "data": {…}}`` for each scored transaction that passes the filters,
+  or, for a client that connected with ``?batch=true``, ``{"type": "transactions", "data": [{…}, …]}``
+  with everything that arrived since its last frame (one frame per storage batch instead of
+  thousands a second: cheaper for the API and for a browser),
   ``{"type": "heartbeat", "sent": n, "dropped": n}`` every ``API__WS_HEARTBEAT_S`` seconds, and
   ``{"type": "error", "message": …}`` for a filter message it cannot accept (the old filters stay);
 * a client that reads too slowly loses its oldest messages, never slows anyone else: the
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import time
 
+import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from pydantic import ValidationError
 
@@ -31,15 +35,19 @@ router = APIRouter(tags=["live stream"])
 async def transactions(websocket: WebSocket) -> None:
     broadcaster: Broadcaster = websocket.app.state.broadcaster
     await websocket.accept()
+    params = dict(websocket.query_params)
+    batch = params.pop("batch", "false").lower() in ("1", "true", "yes")
     try:
-        filters = Filters.model_validate(dict(websocket.query_params))
+        filters = Filters.model_validate(params)
     except ValidationError as exc:
         await websocket.send_json({"type": "error", "message": describe(exc)})
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid filters")
         return
     sub = broadcaster.subscribe(filters)
-    await websocket.send_json({"type": "hello", "filters": filters.model_dump()})
-    sender = asyncio.create_task(_send(websocket, sub, websocket.app.state.settings.api.ws_heartbeat_s))
+    await websocket.send_json({"type": "hello", "filters": filters.model_dump(), "batch": batch})
+    sender = asyncio.create_task(
+        _send(websocket, sub, websocket.app.state.settings.api.ws_heartbeat_s, batch)
+    )
     try:
         while True:
             text = await websocket.receive_text()
@@ -57,16 +65,21 @@ async def transactions(websocket: WebSocket) -> None:
             await sender
 
 
-async def _send(websocket: WebSocket, sub: Subscriber, heartbeat_s: float) -> None:
+async def _send(websocket: WebSocket, sub: Subscriber, heartbeat_s: float, batch: bool) -> None:
     last_beat = time.monotonic()
+    sent = MESSAGES.labels("sent")
     while True:
         left = heartbeat_s - (time.monotonic() - last_beat)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sub.ready.wait(), timeout=max(left, 0.01))
-        for tx in sub.take():
-            await websocket.send_json({"type": "transaction", "data": tx})
-            sub.sent += 1
-            MESSAGES.labels("sent").inc()
+        txs = sub.take()
+        if batch and txs:
+            await websocket.send_text(orjson.dumps({"type": "transactions", "data": txs}).decode())
+        else:
+            for tx in txs:  # orjson: the standard library's encoder was most of the API's CPU per message
+                await websocket.send_text(orjson.dumps({"type": "transaction", "data": tx}).decode())
+        sub.sent += len(txs)
+        sent.inc(len(txs))
         if time.monotonic() - last_beat >= heartbeat_s:
             await websocket.send_json(
                 {"type": "heartbeat", "at": time.time(), "sent": sub.sent, "dropped": sub.dropped}

@@ -89,6 +89,7 @@ def make_consumer(
         "group_id": group_id,
         "enable_auto_commit": False,
         "fetch_max_wait_ms": kafka.fetch_max_wait_ms,
+        "fetch_min_bytes": kafka.fetch_min_bytes,
         "auto_offset_reset": "earliest",
         "session_timeout_ms": kafka.session_timeout_ms,
         "heartbeat_interval_ms": kafka.heartbeat_interval_ms,

@@ -13,9 +13,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from fraudcore.logging import get_logger
 from fraudcore.settings import Settings
+
+log = get_logger("stream")
 
 
 class DeliveryFailed(RuntimeError):
@@ -39,14 +42,39 @@ def make_rd_consumer(
         "socket.timeout.ms": kafka.request_timeout_ms,
         "enable.partition.eof": False,
         "fetch.wait.max.ms": kafka.fetch_max_wait_ms,
+        "fetch.min.bytes": kafka.fetch_min_bytes,
         # a topic the broker lost and a BrokerWatch recreated is picked up this soon (default: 5 min)
         "topic.metadata.refresh.interval.ms": int(kafka.watch_every_s * 1000),
     }
+    if kafka.client_debug:
+        config["debug"] = kafka.client_debug
     config.update(overrides)
     consumer = Consumer(config)
     if topics:
-        consumer.subscribe(list(topics))
+        consumer.subscribe(list(topics), on_assign=_assigned, on_revoke=_revoked, on_lost=_lost)
     return consumer
+
+
+def _partitions(partitions: list[TopicPartition]) -> dict[str, list[int]]:
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return {topic: sorted(ps) for topic, ps in sorted(by_topic.items())}
+
+
+def _assigned(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions assigned", group_member=consumer.memberid(), partitions=_partitions(partitions))
+
+
+def _revoked(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions revoked (the group rebalances)", partitions=_partitions(partitions))
+
+
+def _lost(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    log.warning(
+        "partitions lost (the group session expired: another member may own them now)",
+        partitions=_partitions(partitions),
+    )
 
 
 class RdProducer:
@@ -107,5 +135,7 @@ def make_rd_producer(settings: Settings, client_id: str | None = None, **overrid
         "allow.auto.create.topics": False,  # topics come from the settings (bootstrap, BrokerWatch)
         "topic.metadata.refresh.interval.ms": int(kafka.watch_every_s * 1000),  # see make_rd_consumer
     }
+    if kafka.client_debug:
+        config["debug"] = kafka.client_debug
     config.update(overrides)
     return RdProducer(Producer(config))

@@ -45,7 +45,9 @@ class DeadLetters:
             reason=reason,
             original=record.value or b"",
         )
-        self.producer.send(self.topic, key=record.key, value=encode(letter)).add_errback(self.failures.append)
+        sent = self.producer.send(self.topic, key=record.key, value=encode(letter))
+        if sent is not None:  # kafka-python's future; librdkafka's RdProducer reports refusals in flush()
+            sent.add_errback(self.failures.append)
         self.count += 1
         log.warning(
             "dead letter", service=self.service, topic=record.topic, offset=record.offset, reason=reason[:200]

@@ -58,7 +58,11 @@ def test_a_transaction_produced_to_kafka_reaches_a_filtered_client(
     legit, fraud = scored(fresh[0], 0.05), scored(fresh[1], 0.97)
     with served.client.websocket_connect("/ws/transactions?fraud_only=true") as ws:
         hello = ws.receive_json()
-        assert hello == {"type": "hello", "filters": {"fraud_only": True, "min_score": 0.0, "asset": None}}
+        assert hello == {
+            "type": "hello",
+            "filters": {"fraud_only": True, "min_score": 0.0, "asset": None},
+            "batch": False,
+        }
         producer = make_producer(settings, "ws-test")
         producer.send(settings.topics.legit.name, key=legit.key, value=encode(legit))
         producer.send(settings.topics.fraud.name, key=fraud.key, value=encode(fraud))
@@ -83,6 +87,28 @@ def test_a_transaction_produced_to_kafka_reaches_a_filtered_client(
         producer.flush()
         producer.close()
         assert receive_until(ws, "transaction")["data"]["tx_id"] == again.tx_id
+
+
+@pytest.mark.timeout(120)
+def test_a_batching_client_gets_one_frame_per_stored_batch(served: Served, storage_consumer: None) -> None:
+    settings = served.storage.settings
+    fresh, _ = simulated_scored(30, seed=83)
+    txs = [scored(tx, 0.99 if i % 3 == 0 else 0.02) for i, tx in enumerate(fresh)]
+    with served.client.websocket_connect("/ws/transactions?batch=true&min_score=0.5") as ws:
+        assert ws.receive_json()["batch"] is True
+        producer = make_producer(settings, "ws-test")
+        for tx in txs:
+            topic = settings.topics.fraud.name if tx.score > 0.5 else settings.topics.legit.name
+            producer.send(topic, key=tx.key, value=encode(tx))
+        producer.flush()
+        producer.close()
+        got: list[dict[str, Any]] = []
+        while len(got) < 10:
+            frame = receive_until(ws, "transactions")
+            assert isinstance(frame["data"], list) and frame["data"]
+            got += frame["data"]
+        assert sorted(d["tx_id"] for d in got) == sorted(t.tx_id for t in txs if t.score > 0.5)
+        assert receive_until(ws, "heartbeat")["sent"] == 10
 
 
 def test_invalid_filters_on_connect_are_refused_with_the_reason(served: Served) -> None:

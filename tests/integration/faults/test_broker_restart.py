@@ -99,7 +99,9 @@ def test_broker_restart_without_its_data_recovers_and_reports_the_loss(
 ) -> None:
     settings = fault_stack.settings
     logs = {m: tmp_path / f"{m}.log" for m in ("ml_consumer", "storage_consumer")}
-    consumers = [start_service(m, settings, log) for m, log in logs.items()]
+    # the group protocol in the consumers' logs: what a consumer did if it does not come back
+    traced = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"client_debug": "cgrp"})})
+    consumers = [start_service(m, traced, log) for m, log in logs.items()]
     economy = Economy(
         SimulatorSettings(accounts=500, fraud_rate=0.02),
         seed=51,
@@ -124,7 +126,15 @@ def test_broker_restart_without_its_data_recovers_and_reports_the_loss(
         started_at = time.monotonic()
         fault_stack.wait_servers()
         before = counts(settings)
-        wait_for(lambda: min(counts(settings)[:2]) > max(before[:2]), 120, "progress after the restart")
+        try:
+            wait_for(lambda: min(counts(settings)[:2]) > max(before[:2]), 120, "progress after the restart")
+        except AssertionError:
+            for name, path in logs.items():  # shown with the failure: CI keeps no tmp_path
+                lines = [
+                    x for x in path.read_text(errors="replace").splitlines() if "Connection refused" not in x
+                ]
+                print(f"--- {name}, last 150 lines ---", *lines[-150:], sep="\n")
+            raise
         sender.join(300)
         assert not sender.is_alive(), "the simulator did not finish sending"
         settled(settings)
