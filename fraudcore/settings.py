@@ -243,7 +243,12 @@ class ScoringSettings(_Group):
     """The scoring consumer (``python -m ml_consumer``)."""
 
     group_id: str = Field(default="ml-consumer", min_length=1)
-    batch_max_records: int = Field(default=2000, ge=1, le=100_000)
+    batch_max_records: int = Field(
+        default=4000,
+        ge=1,
+        le=100_000,
+        description="the most records in one batch (bigger: fewer flushes and commits when behind)",
+    )
     batch_max_wait_ms: int = Field(
         default=10,
         ge=0,
@@ -262,7 +267,7 @@ class StorageSettings(_Group):
     """The storage consumer (``python -m storage_consumer``): topics into PostgreSQL, MongoDB and Redis."""
 
     group_id: str = Field(default="storage-consumer", min_length=1)
-    batch_max_records: int = Field(default=2000, ge=1, le=100_000)
+    batch_max_records: int = Field(default=4000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=20, ge=0, le=60_000)
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no metrics endpoint")
 
