@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
-
-from prometheus_client import start_http_server
 
 from fraudcore.bootstrap import bootstrap
 from fraudcore.clients.mongo import mongo_db, wait_mongo
@@ -15,11 +12,12 @@ from fraudcore.clients.redis import wait_redis
 from fraudcore.features import FeatureConfig, FeatureEngine, RedisStore
 from fraudcore.logging import get_logger
 from fraudcore.models.registry import ModelWatcher
+from fraudcore.service import serve_metrics, stop_event
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.broker_watch import BrokerWatch
 from fraudcore.stream.offsets import OffsetTracker
-from fraudcore.stream.ports import Record
+from fraudcore.stream.progress import Progress, timings_ms
 from fraudcore.stream.rdkafka import RdKafkaSource
 from fraudcore.stream.resend import ResendingProducer
 from ml_consumer.processor import ScoringProcessor
@@ -64,14 +62,8 @@ def wait_for_model(watcher: ModelWatcher, stop: threading.Event) -> bool:
 
 def main(settings: Settings) -> None:
     bootstrap(settings, postgres=False)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if settings.scoring.metrics_port:
-        start_http_server(
-            settings.scoring.metrics_port,
-            addr="127.0.0.1" if settings.environment != "production" else "0.0.0.0",
-        )
+    stop = stop_event()
+    serve_metrics(settings, settings.scoring.metrics_port)
     scoring, topics = settings.scoring, settings.topics
     producer = ResendingProducer(
         make_rd_producer(settings, "ml-consumer"),
@@ -85,13 +77,21 @@ def main(settings: Settings) -> None:
     if not wait_for_model(watcher, stop):
         return
     source = RdKafkaSource(
-        make_rd_consumer(
-            settings, scoring.group_id, topics.transactions.name, topics.labels.name, client_id="ml-consumer"
-        ),
+        make_rd_consumer(settings, scoring.group_id, client_id="ml-consumer"),
         offsets,
+        topics=[topics.transactions.name, topics.labels.name],
     )
     policy = BatchPolicy(max_records=scoring.batch_max_records, max_wait_s=scoring.batch_max_wait_ms / 1000)
-    progress = _Progress()
+    progress = Progress(
+        log.info,
+        "scored",
+        lambda: {
+            "fraud": processor.last.fraud,
+            "dead_letters": processor.last.dead,
+            "model": processor.models.version.name if processor.models.version else None,
+            **timings_ms(processor.last.timings),
+        },
+    )
     log.info(
         "scoring",
         group=scoring.group_id,
@@ -104,35 +104,10 @@ def main(settings: Settings) -> None:
             processor,
             policy,
             stop,
-            on_batch=lambda b, s: progress.batch(processor, b, s),
+            on_batch=progress.batch,
         )
     finally:
         log.info("stopping: last batch committed, closing")
         source.close()  # commits nothing: the loop committed what was written
         producer.close(timeout=10)
         broker.stop()
-
-
-class _Progress:
-    """A log line every 10 s: throughput, the last batch's size and where its time went."""
-
-    def __init__(self) -> None:
-        self.since = time.monotonic()
-        self.count = 0
-
-    def batch(self, processor: ScoringProcessor, records: list[Record], seconds: float) -> None:
-        self.count += len(records)
-        now = time.monotonic()
-        if now - self.since >= 10:
-            last = processor.last
-            log.info(
-                "scored",
-                rate=round(self.count / (now - self.since)),
-                batch=len(records),
-                batch_ms=round(seconds * 1000, 1),
-                fraud=last.fraud,
-                dead_letters=last.dead,
-                model=processor.models.version.name if processor.models.version else None,
-                **{f"{k}_ms": round(v * 1000, 1) for k, v in last.timings.items()},
-            )
-            self.since, self.count = now, 0

@@ -48,15 +48,13 @@ from fraudcore.logging import get_logger
 from fraudcore.models.base import Inputs
 from fraudcore.models.registry import ModelVersion, ModelWatcher
 from fraudcore.schemas import (
-    DeadLetter,
-    InvalidMessage,
     Label,
     ScoredTransaction,
     Transaction,
-    decode,
     encode,
 )
 from fraudcore.settings import Settings
+from fraudcore.stream.dead_letters import DeadLetters
 from fraudcore.stream.ports import Record
 from ml_consumer import metrics
 
@@ -157,15 +155,20 @@ class ScoringProcessor:
         metrics.MODEL_VERSION.info({"version": version.name})
         txs: list[Transaction] = []
         labels: list[Label] = []
+        # invalid messages: sent now, flushed by this batch's write, before its commit
+        dead = DeadLetters(self.producer, self.topics.dead_letters.name, SERVICE)
         for record in records:
             if record.topic == self.topics.labels.name:
-                label = self._decode(Label, record, result)
+                label = dead.decode(Label, record)
                 if label is not None:
                     labels.append(label)
             else:
-                tx = self._decode(Transaction, record, result)
+                tx = dead.decode(Transaction, record)
                 if tx is not None:
                     txs.append(tx)
+        result.dead = dead.count
+        if dead.count:
+            metrics.MESSAGES.labels("dead_letter").inc(dead.count)
         txs = list({tx.tx_id: tx for tx in txs}.values())  # a tx_id twice in one batch is scored once
         result.timings["decode"] = time.perf_counter() - started
         t = time.perf_counter()
@@ -226,25 +229,6 @@ class ScoringProcessor:
         metrics.MESSAGES.labels("label").inc(result.labels)
         metrics.BATCH_SECONDS.observe(sum(result.timings.values()))
         self.last = result
-
-    def _decode(self, model: type[Any], record: Record, result: BatchResult) -> Any:
-        try:
-            return decode(model, record.value)
-        except InvalidMessage as exc:
-            letter = DeadLetter.of(
-                service=SERVICE,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=exc.reason,
-                original=record.value or b"",
-            )
-            # flushed by this batch's write, before its commit
-            self.producer.send(self.topics.dead_letters.name, key=record.key, value=encode(letter))
-            result.dead += 1
-            metrics.MESSAGES.labels("dead_letter").inc()
-            log.warning("dead letter", topic=record.topic, offset=record.offset, reason=exc.reason[:200])
-            return None
 
     def _already_stored(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

@@ -33,7 +33,7 @@ from fraudcore.models.registry import ModelError, ModelVersion, latest_approved,
 from fraudcore.settings import Settings
 from fraudcore.training import runs
 from fraudcore.training.history import History, featurise
-from fraudcore.training.pipeline import train_config
+from fraudcore.training.pipeline import train_config, version_manifest
 from fraudcore.training.runs import ModelScore, RunRecord
 from fraudcore.training.train import Fitted, TrainConfig, fit, inputs_for, metrics
 from retrainer.data import load_labelled
@@ -138,25 +138,17 @@ def _run(
     candidate = metrics(y_test, candidate_scores, fitted.thresholds["combined"])
     approved, reason = decide(settings, candidate, candidate_scores, record.champion)
 
-    features = FeatureConfig.from_settings(settings)
-    manifest = {
-        "approved": approved,
-        "approval": reason,
-        "threshold": fitted.thresholds["combined"],
-        "xgb_weight": fitted.xgb_weight,
-        "sequence_length": features.sequence_length,
-        "reporting_threshold_usd": features.reporting_threshold_usd,
-        "target_alert_rate": config.target_alert_rate,
-        "target_precision": config.target_precision,
-        "features": list(columns.features),
-        "step_features": list(columns.steps),
-        "unavailable_features": list(columns.unavailable),
-        "missing_fields": list(history.missing_fields),
-        "training_window": {**record.window, "source": "mongodb", "run": record.id},
-        "validation": {"combined": fitted.validation["combined"]},
-        "holdout": {"candidate": candidate, "champion": record.champion.model_dump()},
-        "lstm": "fine-tuned from " + champion.name if lstm is not None and champion else "trained afresh",
-    }
+    manifest = version_manifest(
+        approved=approved,
+        approval=reason,
+        fitted=fitted,
+        history=history,
+        features=FeatureConfig.from_settings(settings),
+        config=config,
+        training_window={**record.window, "source": "mongodb", "run": record.id},
+        holdout={"candidate": candidate, "champion": record.champion.model_dump()},
+        lstm="fine-tuned from " + champion.name if lstm is not None and champion else "trained afresh",
+    )
     name = write_version(settings.models.dir, fitted.xgb, fitted.lstm, manifest, fitted.validation)
     record.candidate = ModelScore(version=name, metrics=candidate)
     record.status, record.reason = ("promoted" if approved else "rejected"), reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fraudcore.bootstrap import bootstrap
@@ -17,7 +16,7 @@ from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.broker_watch import BrokerWatch
 from fraudcore.stream.offsets import OffsetTracker
-from fraudcore.stream.ports import Record
+from fraudcore.stream.progress import Progress, timings_ms
 from fraudcore.stream.rdkafka import RdKafkaSource
 from storage_consumer.labels import MongoLabels
 from storage_consumer.postgres import PostgresWriter
@@ -54,18 +53,28 @@ def main(settings: Settings) -> None:
     storage = settings.storage
     # librdkafka, as the scorer reads: kafka-python's consumer cost ~40 µs of this process's CPU a message
     source = RdKafkaSource(
-        make_rd_consumer(settings, storage.group_id, *topics(settings), client_id="storage-consumer"), offsets
+        make_rd_consumer(settings, storage.group_id, client_id="storage-consumer"), offsets, topics(settings)
     )
     policy = BatchPolicy(max_records=storage.batch_max_records, max_wait_s=storage.batch_max_wait_ms / 1000)
     log.info("storing", group=storage.group_id, topics=topics(settings))
-    progress = _Progress()
+    progress = Progress(
+        log.info,
+        "stored",
+        lambda: {
+            "new": processor.last.stored,
+            "replayed": processor.last.replayed,
+            "labels": processor.last.labels,
+            "dead_letters": processor.last.dead,
+            **timings_ms(processor.last.timings),
+        },
+    )
     try:
         run(
             source,
             processor,
             policy,
             stop,
-            on_batch=lambda b, s: progress.batch(processor, b, s),
+            on_batch=progress.batch,
         )
     finally:
         log.info("stopping: last batch committed, closing")
@@ -74,29 +83,3 @@ def main(settings: Settings) -> None:
         processor.producer.close(timeout=10)
         processor.postgres.close()
         broker.stop()
-
-
-class _Progress:
-    """A log line every 10 s: rate, the last batch and where its time went."""
-
-    def __init__(self) -> None:
-        self.since = time.monotonic()
-        self.count = 0
-
-    def batch(self, processor: StorageProcessor, records: list[Record], seconds: float) -> None:
-        self.count += len(records)
-        now = time.monotonic()
-        if now - self.since >= 10:
-            last = processor.last
-            log.info(
-                "stored",
-                rate=round(self.count / (now - self.since)),
-                batch=len(records),
-                batch_ms=round(seconds * 1000, 1),
-                new=last.stored,
-                replayed=last.replayed,
-                labels=last.labels,
-                dead_letters=last.dead,
-                **{f"{k}_ms": round(v * 1000, 1) for k, v in last.timings.items()},
-            )
-            self.since, self.count = now, 0

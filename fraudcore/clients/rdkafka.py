@@ -51,7 +51,7 @@ def make_rd_consumer(
     config.update(overrides)
     consumer = Consumer(config)
     if topics:
-        consumer.subscribe(list(topics), on_assign=_assigned, on_revoke=_revoked, on_lost=_lost)
+        consumer.subscribe(list(topics), on_assign=log_assigned, on_revoke=log_revoked, on_lost=log_lost)
     return consumer
 
 
@@ -62,15 +62,15 @@ def _partitions(partitions: list[TopicPartition]) -> dict[str, list[int]]:
     return {topic: sorted(ps) for topic, ps in sorted(by_topic.items())}
 
 
-def _assigned(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+def log_assigned(consumer: Consumer, partitions: list[TopicPartition]) -> None:
     log.info("partitions assigned", group_member=consumer.memberid(), partitions=_partitions(partitions))
 
 
-def _revoked(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+def log_revoked(consumer: Consumer, partitions: list[TopicPartition]) -> None:
     log.info("partitions revoked (the group rebalances)", partitions=_partitions(partitions))
 
 
-def _lost(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+def log_lost(consumer: Consumer, partitions: list[TopicPartition]) -> None:
     log.warning(
         "partitions lost (the group session expired: another member may own them now)",
         partitions=_partitions(partitions),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NoReturn
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from fraudcore.clients.rdkafka import log_assigned, log_lost, log_revoked
 from fraudcore.logging import get_logger
 from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import CommitRefused, Record
@@ -34,11 +36,40 @@ _NOT_STORED = {
 
 
 class RdKafkaSource:
-    """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost."""
+    """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost.
 
-    def __init__(self, consumer: Consumer, offsets: OffsetTracker | None = None) -> None:
+    Given ``topics``, the source subscribes the consumer itself, and after the broker lost
+    topics (a restart without its data) it joins the group again from scratch once they are
+    back, starting the new logs' partitions at their beginning: a member that joined the
+    restarted broker while the topics were still missing could otherwise keep an empty or stale
+    assignment, heartbeating happily and reading nothing (seen once in a few dozen restarts).
+    """
+
+    def __init__(
+        self, consumer: Consumer, offsets: OffsetTracker | None = None, topics: Sequence[str] = ()
+    ) -> None:
         self.consumer = consumer
         self.offsets = offsets or OffsetTracker()
+        self.topics = list(topics)
+        self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
+        if self.topics:
+            self._subscribe()
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe(
+            self.topics, on_assign=self._assigned, on_revoke=log_revoked, on_lost=log_lost
+        )
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log_assigned(consumer, partitions)
+        rewound = {tp.topic for tp in partitions if tp.topic in self._from_beginning}
+        if rewound:
+            for tp in partitions:
+                if tp.topic in rewound:
+                    tp.offset = OFFSET_BEGINNING
+            log.info("reading the new logs from their beginning", topics=sorted(rewound))
+            self._from_beginning -= rewound
+        consumer.assign(partitions)
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         """Up to ``max_records``, returning as soon as any have arrived (not after ``timeout_s``).
@@ -78,12 +109,28 @@ class RdKafkaSource:
     def _rewind(self) -> None:
         """Start this consumer's partitions of the topics the broker lost at the new logs' beginning."""
         due = self.offsets.rewind_due()
+        if self.topics:
+            self._rejoin(due)
+            return
         for tp in self.consumer.assignment():
             if tp.topic in due:
                 try:
                     self.consumer.seek(TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING))
                 except KafkaException as exc:  # not fetching yet: its committed offset (none now) decides
                     log.info("could not rewind a partition yet", topic=tp.topic, error=str(exc)[:200])
+
+    def _rejoin(self, lost: set[str]) -> None:
+        """Leave the group and join it again, with fresh metadata, reading ``lost`` from the beginning."""
+        try:
+            for topic in self.topics:  # the join's assignment is computed from this consumer's metadata
+                self.consumer.list_topics(topic, timeout=5)
+        except KafkaException as exc:
+            log.warning("could not refresh the topics' metadata before joining again", error=str(exc)[:200])
+        lost = lost & set(self.topics)
+        self._from_beginning |= lost
+        log.info("joining the group again after the broker lost topics", topics=sorted(lost))
+        self.consumer.unsubscribe()
+        self._subscribe()
 
     def _end(self, topic: str, partition: int) -> int | None:
         """The log end the broker reported with its last fetch response (no request is made)."""

@@ -16,7 +16,7 @@ from fraudcore.models.registry import write_version
 from fraudcore.settings import Settings
 from fraudcore.training.evaluate import Protocol, evaluate, write_report
 from fraudcore.training.history import History, load_history, load_mapped_history
-from fraudcore.training.train import TrainConfig, fit, training_rows
+from fraudcore.training.train import Fitted, TrainConfig, fit, training_rows
 
 log = get_logger("training")
 
@@ -29,6 +29,39 @@ class Trained:
     seconds: float
     unavailable_features: tuple[str, ...] = ()
     missing_fields: tuple[str, ...] = ()
+
+
+def version_manifest(
+    *,
+    approved: bool,
+    approval: str,
+    fitted: Fitted,
+    history: History,
+    features: FeatureConfig,
+    config: TrainConfig,
+    training_window: dict[str, Any],
+    **more: Any,
+) -> dict[str, Any]:
+    """What a model version's ``manifest.json`` says, for the first training and the retrainer alike."""
+    columns = history.columns
+    return {
+        "approved": approved,
+        "approval": approval,
+        # the features it uses: all the engine computes, less those needing a field its data lacked
+        "features": list(columns.features),
+        "step_features": list(columns.steps),
+        "unavailable_features": list(columns.unavailable),
+        "missing_fields": list(history.missing_fields),
+        "threshold": fitted.thresholds["combined"],
+        "xgb_weight": fitted.xgb_weight,
+        "sequence_length": features.sequence_length,
+        "reporting_threshold_usd": features.reporting_threshold_usd,
+        "target_alert_rate": config.target_alert_rate,
+        "target_precision": config.target_precision,
+        "training_window": training_window,
+        "validation": {"combined": fitted.validation["combined"]},
+        **more,
+    }
 
 
 def train_config(settings: Settings, **overrides: Any) -> TrainConfig:
@@ -91,32 +124,24 @@ def train_history(
     combined = fitted.validation["combined"]
     approved = combined["average_precision"] >= settings.models.min_average_precision
     y = history.labelled_by(end)[rows]
-    manifest = {
-        "approved": bool(approved),
-        "approval": (
+    manifest = version_manifest(
+        approved=bool(approved),
+        approval=(
             f"validation average precision {combined['average_precision']:.3f} "
             f"{'>=' if approved else '<'} the minimum {settings.models.min_average_precision}"
         ),
-        # the features it uses: all the engine computes, less those needing a field its data lacked
-        "features": list(columns.features),
-        "step_features": list(columns.steps),
-        "unavailable_features": list(columns.unavailable),
-        "missing_fields": list(history.missing_fields),
-        "threshold": fitted.thresholds["combined"],
-        "xgb_weight": fitted.xgb_weight,
-        "sequence_length": features.sequence_length,
-        "reporting_threshold_usd": features.reporting_threshold_usd,
-        "target_alert_rate": config.target_alert_rate,
-        "target_precision": config.target_precision,
-        "training_window": {
+        fitted=fitted,
+        history=history,
+        features=features,
+        config=config,
+        training_window={
             "from": _iso(float(times[rows[0]])),
             "to": _iso(end),
             "rows": len(rows),
             "labelled_fraud": int(np.sum(y)),
             "source": source,
         },
-        "validation": {"combined": combined},
-    }
+    )
     name = write_version(settings.models.dir, fitted.xgb, fitted.lstm, manifest, fitted.validation)
     seconds = time.perf_counter() - started
     log.info("model version written", version=name, approved=approved, seconds=round(seconds, 1))

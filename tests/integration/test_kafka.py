@@ -86,3 +86,51 @@ def test_the_broker_watch_recreates_a_missing_topic_and_reports_a_recreated_one(
     finally:
         watch.stop()
         admin.close()
+
+
+def test_after_a_lost_topic_the_source_joins_again_and_reads_it_from_the_beginning(
+    settings: Settings,
+) -> None:
+    """What the source does once the BrokerWatch reports a topic lost (a broker restarted empty).
+
+    The topic is not deleted here: librdkafka 2.16 crashes (SIGSEGV) when a subscribed topic is
+    deleted and recreated under a running consumer on tansu. So the old log stays, and the test
+    shows the source joining again and starting at offset 0 although its group committed 20.
+    """
+    import time
+
+    from fraudcore.clients.rdkafka import make_rd_consumer, make_rd_producer
+    from fraudcore.stream.offsets import OffsetTracker
+    from fraudcore.stream.ports import Record
+    from fraudcore.stream.rdkafka import RdKafkaSource
+
+    spec = TopicSpec(name=unique("rejoined"), partitions=2)
+    admin = make_admin(settings)
+    producer = make_rd_producer(settings, "rejoin-test")
+
+    def read(source: RdKafkaSource, count: int) -> list[Record]:
+        records: list[Record] = []
+        deadline = time.monotonic() + 30
+        while len(records) < count and time.monotonic() < deadline:
+            records += source.poll(100, 0.5)
+        return records
+
+    offsets = OffsetTracker(log_resets=False)
+    source = RdKafkaSource(make_rd_consumer(settings, unique("rejoiners")), offsets, topics=[spec.name])
+    try:
+        ensure_topics(admin, [spec])
+        for i in range(20):
+            producer.send(spec.name, key=f"k{i}".encode(), value=f"v{i}".encode())
+        producer.flush(10)
+        first = read(source, 20)
+        source.commit(first)
+        assert len(first) == 20
+        offsets.topics_lost([spec.name])  # what the BrokerWatch reports after a restart
+        again = read(source, 20)
+        assert sorted(r.value for r in again) == sorted(r.value for r in first)  # all of it, once more
+        assert min(r.offset for r in again) == 0
+        assert {lost.topic for lost in offsets.lost} == {spec.name}  # and the loss is reported
+    finally:
+        source.close()
+        producer.close()
+        admin.close()
