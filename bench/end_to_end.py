@@ -54,7 +54,7 @@ from fraudcore.stack import EmbeddedStack
 from fraudcore.stack.services import SERVICES
 from simulator.economy import Economy, SimulatedTransaction
 from simulator.output import take
-from tests.helpers import stack_settings
+from tests.helpers import stack_settings, start_service, stop_services
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = {"kafka", "mongodb", "postgres", "redis"}  # the stack's program names
@@ -236,7 +236,12 @@ def run_rate(
 
 
 def measure(
-    stack: EmbeddedStack, settings: Any, rate: int, seconds: float, txs: list[Transaction]
+    stack: EmbeddedStack,
+    settings: Any,
+    rate: int,
+    seconds: float,
+    txs: list[Transaction],
+    extra_scorers: int = 0,
 ) -> RateResult:
     """One rate on a stack started for it, after a warm-up; the stack is stopped again afterwards.
 
@@ -247,17 +252,25 @@ def measure(
     started = time.perf_counter()
     stack.up()
     print(f"target {rate:,}/s: stack up in {time.perf_counter() - started:.1f} s; warming up", flush=True)
+    # more scoring processes in the same group, on the same settings (metrics off: one port each)
+    quiet = settings.model_copy(update={"scoring": settings.scoring.model_copy(update={"metrics_port": 0})})
+    logs = stack.paths.logs
+    extra = [
+        start_service("ml_consumer", quiet, logs / f"ml_consumer_{i + 2}.log") for i in range(extra_scorers)
+    ]
     arrivals = Arrivals(settings)
     arrivals.start()
     try:
         meter = CpuMeter(
             {"bench (producer, readers)": psutil.Process()}
             | {s.name: psutil.Process(s.pid) for s in stack.status() if s.pid}
+            | {f"ml_consumer_{i + 2}": psutil.Process(p.pid) for i, p in enumerate(extra)}
         )
         run_rate(settings, arrivals, 1000, 3.0, txs)  # model load, group joins, feature state
         return run_rate(settings, arrivals, rate, seconds, txs, meter)
     finally:
         arrivals.close()
+        stop_services(extra)
         stack.down()
 
 
@@ -402,7 +415,7 @@ def main() -> None:
     results: list[RateResult] = []
     try:
         for rate in rates:
-            result = measure(stack, settings, rate, args.seconds, txs)
+            result = measure(stack, settings, rate, args.seconds, txs, args.scorers - 1)
             results.append(result)
             print(
                 f"  target {rate:>6,}/s: {result.throughput:>8,.0f}/s scored "

@@ -57,7 +57,8 @@ def _in_range(value: datetime) -> datetime:
 
 
 # identifiers and addresses: printable ASCII without spaces, bounded
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+IDENTIFIER_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces: ids, addresses (also in API paths)
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]

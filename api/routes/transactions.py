@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from api import queries
 from api.deps import DbDep, SettingsDep
 from api.schemas import StoredTransaction, TransactionPage
+from fraudcore.schemas import IDENTIFIER_PATTERN
 
 router = APIRouter(tags=["transactions"])
 
@@ -17,7 +18,7 @@ Start = Annotated[AwareDatetime | None, Query(description="event time from (ISO 
 End = Annotated[AwareDatetime | None, Query(description="event time before (ISO 8601 with a time zone)")]
 Wallet = Annotated[
     str | None,
-    Query(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$", description="sender or receiver"),
+    Query(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN, description="sender or receiver"),
 ]
 MinScore = Annotated[float | None, Query(ge=0, le=1, description="only scores at least this")]
 Asset = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -83,7 +84,7 @@ def list_alerts(
     responses={404: {"description": "no such transaction in PostgreSQL"}},
 )
 def get_transaction(
-    db: DbDep, tx_id: Annotated[str, Path(min_length=1, max_length=128)]
+    db: DbDep, tx_id: Annotated[str, Path(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 ) -> StoredTransaction:
     """One transaction: its score, the reasons, the model version, and its labels."""
     row = queries.transaction(db, tx_id)

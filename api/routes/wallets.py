@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from api import queries
 from api.deps import DbDep
 from api.schemas import Counterparty, Side, StoredTransaction, WalletProfile
+from fraudcore.schemas import IDENTIFIER_PATTERN
 
 router = APIRouter(tags=["wallets"])
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["wallets"])
 )
 def get_wallet(
     db: DbDep,
-    address: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
+    address: Annotated[str, Path(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)],
     history: Annotated[int, Query(ge=1, le=500, description="recent transactions returned")] = 50,
     counterparties: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> WalletProfile:

@@ -115,6 +115,16 @@ def test_bad_parameters_get_a_4xx_with_a_message(served: Served, path: str, para
     assert says in str(response.json()["detail"])
 
 
+def test_an_id_with_a_control_character_is_refused_not_a_server_error(served: Served) -> None:
+    for path in (
+        "/transactions/%00",
+        "/transactions/tx%0A1",
+        "/wallets/0x%00",
+    ):  # hypothesis found %00: a 500
+        response = served.client.get(path)
+        assert response.status_code == 422, path
+
+
 def test_sql_is_parameterised(served: Served) -> None:
     hostile = "x'OR'1'='1"
     got = served.client.get("/transactions", params={"wallet": hostile})
