@@ -12,11 +12,11 @@ from collections.abc import Mapping
 import psutil
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    """This process's and its live children's user + system CPU seconds (0 once it is gone)."""
+def cpu_seconds(process: psutil.Process, children: bool = True) -> float:
+    """This process's (and its live children's) user + system CPU seconds (0 once it is gone)."""
     total = 0.0
     try:
-        family = [process, *process.children(recursive=True)]
+        family = [process, *(process.children(recursive=True) if children else [])]
     except psutil.NoSuchProcess:
         return 0.0
     for p in family:
@@ -31,12 +31,13 @@ def cpu_seconds(process: psutil.Process) -> float:
 class CpuMeter:
     """``mark()``, run something, then ``since()``: CPU seconds each named process used meanwhile."""
 
-    def __init__(self, processes: Mapping[str, psutil.Process]) -> None:
+    def __init__(self, processes: Mapping[str, psutil.Process], alone: frozenset[str] = frozenset()) -> None:
         self.processes = dict(processes)
+        self.alone = alone  # names counted without their children (measured under names of their own)
         self.start: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
-        return {name: cpu_seconds(p) for name, p in self.processes.items()}
+        return {name: cpu_seconds(p, children=name not in self.alone) for name, p in self.processes.items()}
 
     def mark(self) -> None:
         self.start = self._now()

@@ -255,16 +255,21 @@ def measure(
     # more scoring processes in the same group, on the same settings (metrics off: one port each)
     quiet = settings.model_copy(update={"scoring": settings.scoring.model_copy(update={"metrics_port": 0})})
     logs = stack.paths.logs
-    extra = [
-        start_service("ml_consumer", quiet, logs / f"ml_consumer_{i + 2}.log") for i in range(extra_scorers)
-    ]
+    extra_logs = [logs / f"ml_consumer_{i + 2}.log" for i in range(extra_scorers)]
+    extra = [start_service("ml_consumer", quiet, log) for log in extra_logs]
+    deadline = time.monotonic() + 120
+    while extra and time.monotonic() < deadline:  # each has loaded its model and joined the group
+        if all("partitions assigned" in log.read_text(errors="replace") for log in extra_logs):
+            break
+        time.sleep(1)
     arrivals = Arrivals(settings)
     arrivals.start()
     try:
         meter = CpuMeter(
             {"bench (producer, readers)": psutil.Process()}
             | {s.name: psutil.Process(s.pid) for s in stack.status() if s.pid}
-            | {f"ml_consumer_{i + 2}": psutil.Process(p.pid) for i, p in enumerate(extra)}
+            | {f"ml_consumer_{i + 2}": psutil.Process(p.pid) for i, p in enumerate(extra)},
+            alone=frozenset({"bench (producer, readers)"}),  # the extra scorers are its children
         )
         run_rate(settings, arrivals, 1000, 3.0, txs)  # model load, group joins, feature state
         return run_rate(settings, arrivals, rate, seconds, txs, meter)
@@ -383,6 +388,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--naive", type=int, default=300, help="messages for the naive baseline")
     parser.add_argument("--plot-docs", action="store_true", help="also write docs/bench/end_to_end.png")
+    parser.add_argument("--scorers", type=int, default=1, help="scoring processes in the group")
     parser.add_argument(
         "--replot", action="store_true", help="only draw the plots again from the last report"
     )
