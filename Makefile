@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 MODELS_DIR ?= $(or $(MODELS__DIR),models)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs test test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score bench compose-smoke
+.PHONY: help install up down status logs test test-faults test-unit lint format lock clean history models evaluate train-file evaluate-file bench-simulator bench-score bench compose-smoke
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ status: $(STAMP) ## show each process of the embedded stack and its port
 logs: $(STAMP) ## follow the logs of the embedded stack (make logs S=api for one)
 	$(PY) -m fraudcore.stack logs $(S)
 
-test: $(STAMP) ## run the whole test suite (starts its own embedded servers)
-	$(PY) -m pytest
+test: $(STAMP) ## run the test suite (starts its own embedded servers); all but the flaky broker restart
+	$(PY) -m pytest -m "not broker_restart"
+
+test-faults: $(STAMP) ## the fault tests alone, the broker restart included
+	$(PY) -m pytest -m faults
 
 test-unit: $(STAMP) ## the fast loop: tests that need no server
 	$(PY) -m pytest -m unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -13,6 +14,7 @@ from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import CommitRefused, Record
 
 log = get_logger("stream")
+REJOIN_AGAIN_S = 8.0  # after joining again for a lost topic, once more this much later
 # a commit not stored because the group moved on (the partition's new owner reads the batch again)
 # or the broker is unavailable (a later commit covers the batch, or a restarted consumer reads it again)
 _NOT_STORED = {
@@ -52,6 +54,7 @@ class RdKafkaSource:
         self.offsets = offsets or OffsetTracker()
         self.topics = list(topics)
         self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
+        self._rejoin_again_at: float | None = None
         if self.topics:
             self._subscribe()
 
@@ -81,6 +84,12 @@ class RdKafkaSource:
         out: list[Record] = []
         if self.offsets.rewind_due_pending():
             self._rewind()
+        elif self._rejoin_again_at is not None and time.monotonic() >= self._rejoin_again_at:
+            # once more, a few metadata refreshes later: a join computed while the broker was still
+            # recreating topics can leave some partitions unassigned, and a CI run saw a consumer keep
+            # such an assignment for minutes
+            self._rejoin_again_at = None
+            self._rejoin(set())
         first = self.consumer.poll(timeout_s)
         if first is None:
             return out
@@ -128,7 +137,9 @@ class RdKafkaSource:
             log.warning("could not refresh the topics' metadata before joining again", error=str(exc)[:200])
         lost = lost & set(self.topics)
         self._from_beginning |= lost
-        log.info("joining the group again after the broker lost topics", topics=sorted(lost))
+        if lost:
+            self._rejoin_again_at = time.monotonic() + REJOIN_AGAIN_S
+        log.info("joining the group again after the broker lost topics", topics=sorted(lost) or "(again)")
         self.consumer.unsubscribe()
         self._subscribe()
 
