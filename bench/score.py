@@ -109,7 +109,7 @@ def main() -> None:
 
     # 1. consume only, with the service's own consumer
     source = RdKafkaSource(
-        make_rd_consumer(settings, f"bench-{tag}-consume", settings.topics.transactions.name)
+        make_rd_consumer(settings, f"bench-{tag}-consume"), [settings.topics.transactions.name]
     )
     stats = run(source, Nothing(), policy, max_records=args.count)
     results["consume only"] = steady(stats)
@@ -148,7 +148,7 @@ def main() -> None:
     ) -> tuple[float, LoopStats]:
         engine = FeatureEngine(RedisStore(redis, prefix=prefix), FeatureConfig.from_settings(base))
         processor = ScoringProcessor(settings, db, producer, engine, watcher)
-        source = RdKafkaSource(make_rd_consumer(settings, group, settings.topics.transactions.name))
+        source = RdKafkaSource(make_rd_consumer(settings, group), [settings.topics.transactions.name])
 
         def tally(records: list[Any], seconds: float) -> None:
             if not stages:  # the first batch committed: the steady part starts, as in steady()

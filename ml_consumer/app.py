@@ -78,8 +78,8 @@ def main(settings: Settings) -> None:
         return
     source = RdKafkaSource(
         make_rd_consumer(settings, scoring.group_id, client_id="ml-consumer"),
+        [topics.transactions.name, topics.labels.name],
         offsets,
-        topics=[topics.transactions.name, topics.labels.name],
     )
     policy = BatchPolicy(max_records=scoring.batch_max_records, max_wait_s=scoring.batch_max_wait_ms / 1000)
     progress = Progress(

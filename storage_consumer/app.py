@@ -53,7 +53,7 @@ def main(settings: Settings) -> None:
     storage = settings.storage
     # librdkafka, as the scorer reads: kafka-python's consumer cost ~40 µs of this process's CPU a message
     source = RdKafkaSource(
-        make_rd_consumer(settings, storage.group_id, client_id="storage-consumer"), offsets, topics(settings)
+        make_rd_consumer(settings, storage.group_id, client_id="storage-consumer"), topics(settings), offsets
     )
     policy = BatchPolicy(max_records=storage.batch_max_records, max_wait_s=storage.batch_max_wait_ms / 1000)
     log.info("storing", group=storage.group_id, topics=topics(settings))

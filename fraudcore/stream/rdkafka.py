@@ -40,7 +40,7 @@ _NOT_STORED = {
 class RdKafkaSource:
     """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost.
 
-    Given ``topics``, the source subscribes the consumer itself, and after the broker lost
+    The source subscribes the consumer to ``topics`` itself, and after the broker lost
     topics (a restart without its data) it joins the group again from scratch once they are
     back, starting the new logs' partitions at their beginning: a member that joined the
     restarted broker while the topics were still missing could otherwise keep an empty or stale
@@ -48,15 +48,14 @@ class RdKafkaSource:
     """
 
     def __init__(
-        self, consumer: Consumer, offsets: OffsetTracker | None = None, topics: Sequence[str] = ()
+        self, consumer: Consumer, topics: Sequence[str], offsets: OffsetTracker | None = None
     ) -> None:
         self.consumer = consumer
         self.offsets = offsets or OffsetTracker()
         self.topics = list(topics)
         self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
         self._rejoin_again_at: float | None = None
-        if self.topics:
-            self._subscribe()
+        self._subscribe()
 
     def _subscribe(self) -> None:
         self.consumer.subscribe(
@@ -116,23 +115,13 @@ class RdKafkaSource:
         return out
 
     def _rewind(self) -> None:
-        """Start this consumer's partitions of the topics the broker lost at the new logs' beginning."""
-        due = self.offsets.rewind_due()
-        if self.topics:
-            self._rejoin(due)
-            return
-        for tp in self.consumer.assignment():
-            if tp.topic in due:
-                try:
-                    self.consumer.seek(TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING))
-                except KafkaException as exc:  # not fetching yet: its committed offset (none now) decides
-                    log.info("could not rewind a partition yet", topic=tp.topic, error=str(exc)[:200])
+        """Join the group again, reading this consumer's partitions of the lost topics from the beginning."""
+        self._rejoin(self.offsets.rewind_due())
 
     def _rejoin(self, lost: set[str]) -> None:
         """Leave the group and join it again, with fresh metadata, reading ``lost`` from the beginning."""
-        try:
-            for topic in self.topics:  # the join's assignment is computed from this consumer's metadata
-                self.consumer.list_topics(topic, timeout=5)
+        try:  # the join's assignment is computed from this consumer's metadata: refresh it first
+            self.consumer.list_topics(timeout=5)
         except KafkaException as exc:
             log.warning("could not refresh the topics' metadata before joining again", error=str(exc)[:200])
         lost = lost & set(self.topics)

@@ -116,7 +116,7 @@ def test_after_a_lost_topic_the_source_joins_again_and_reads_it_from_the_beginni
         return records
 
     offsets = OffsetTracker(log_resets=False)
-    source = RdKafkaSource(make_rd_consumer(settings, unique("rejoiners")), offsets, topics=[spec.name])
+    source = RdKafkaSource(make_rd_consumer(settings, unique("rejoiners")), [spec.name], offsets)
     try:
         ensure_topics(admin, [spec])
         for i in range(20):
