@@ -15,6 +15,7 @@ from fraudcore.stream.ports import CommitRefused, Record
 
 log = get_logger("stream")
 REJOIN_AGAIN_S = 8.0  # after joining again for a lost topic, once more this much later
+GROUP_STALL_S = 60.0  # subscribed this long without any assignment: the group is not forming; say so
 # a commit not stored because the group moved on (the partition's new owner reads the batch again)
 # or the broker is unavailable (a later commit covers the batch, or a restarted consumer reads it again)
 _NOT_STORED = {
@@ -45,6 +46,14 @@ class RdKafkaSource:
     back, starting the new logs' partitions at their beginning: a member that joined the
     restarted broker while the topics were still missing could otherwise keep an empty or stale
     assignment, heartbeating happily and reading nothing (seen once in a few dozen restarts).
+
+    It joins again by subscribing again, never by leaving the group: the embedded broker
+    (tansu 0.6) keeps a member that leaves a group *while it is forming* as that group's leader,
+    and every member that joins after it then waits for that leader's assignment forever
+    (``SyncGroup``: rebalance in progress, every few seconds; reproduced with two bare
+    consumers). Subscribing again makes librdkafka join with the same member id and no
+    ``LeaveGroup``. A group that assigns nothing for :data:`GROUP_STALL_S` is logged as an
+    error with what to do.
     """
 
     def __init__(
@@ -55,14 +64,26 @@ class RdKafkaSource:
         self.topics = list(topics)
         self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
         self._rejoin_again_at: float | None = None
+        self._unassigned_since: float | None = None  # subscribed or revoked, not assigned since
         self._subscribe()
 
     def _subscribe(self) -> None:
+        """Subscribe (again: librdkafka then joins with the same member id, without leaving the group)."""
+        self._unassigned_since = time.monotonic()
         self.consumer.subscribe(
-            self.topics, on_assign=self._assigned, on_revoke=log_revoked, on_lost=log_lost
+            self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
 
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._unassigned_since = time.monotonic()
+        log_revoked(consumer, partitions)
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._unassigned_since = time.monotonic()
+        log_lost(consumer, partitions)
+
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._unassigned_since = None  # even an empty one: the group formed (more members than partitions)
         log_assigned(consumer, partitions)
         rewound = {tp.topic for tp in partitions if tp.topic in self._from_beginning}
         if rewound:
@@ -89,6 +110,7 @@ class RdKafkaSource:
             # such an assignment for minutes
             self._rejoin_again_at = None
             self._rejoin(set())
+        self._check_stall()
         first = self.consumer.poll(timeout_s)
         if first is None:
             return out
@@ -114,12 +136,26 @@ class RdKafkaSource:
             self.offsets.read(out, {tp: self._end(*tp) for tp in {(r.topic, r.partition) for r in out}})
         return out
 
+    def _check_stall(self) -> None:
+        since = self._unassigned_since
+        if since is None or time.monotonic() - since < GROUP_STALL_S:
+            return
+        self._unassigned_since = time.monotonic()  # again in GROUP_STALL_S if nothing changes
+        log.error(
+            "the consumer group has assigned nothing for a while: nothing is read. On the embedded "
+            "broker this is tansu's stuck group (a member left it while it was forming): restart the "
+            "stack (`make down && make up`; the broker's topics start empty). Otherwise check that the "
+            "topics exist and the broker's logs",
+            group_member=self.consumer.memberid(),
+            seconds=round(GROUP_STALL_S),
+        )
+
     def _rewind(self) -> None:
         """Join the group again, reading this consumer's partitions of the lost topics from the beginning."""
         self._rejoin(self.offsets.rewind_due())
 
     def _rejoin(self, lost: set[str]) -> None:
-        """Leave the group and join it again, with fresh metadata, reading ``lost`` from the beginning."""
+        """Join the group again (not leaving it), with fresh metadata, reading ``lost`` from the beginning."""
         try:  # the join's assignment is computed from this consumer's metadata: refresh it first
             self.consumer.list_topics(timeout=5)
         except KafkaException as exc:
@@ -129,7 +165,6 @@ class RdKafkaSource:
         if lost:
             self._rejoin_again_at = time.monotonic() + REJOIN_AGAIN_S
         log.info("joining the group again after the broker lost topics", topics=sorted(lost) or "(again)")
-        self.consumer.unsubscribe()
         self._subscribe()
 
     def _end(self, topic: str, partition: int) -> int | None:

@@ -134,3 +134,39 @@ def test_after_a_lost_topic_the_source_joins_again_and_reads_it_from_the_beginni
         source.close()
         producer.close()
         admin.close()
+
+
+def test_the_source_joins_again_without_leaving_the_group(settings: Settings) -> None:
+    """Joining again (after a broker loss) keeps the member id: no ``LeaveGroup`` is sent.
+
+    tansu 0.6 keeps a member that sends ``LeaveGroup`` while its group is forming as the group's
+    leader, and every member joining after it waits for that leader's assignment forever (a
+    broker-restart test run stalled the storage consumer so: the source used to join again by
+    unsubscribing). A member that left and joined again would have a new member id.
+    """
+    import time
+
+    from fraudcore.clients.rdkafka import make_rd_consumer
+    from fraudcore.stream.rdkafka import RdKafkaSource
+
+    spec = TopicSpec(name=unique("rejoin-stays"), partitions=2)
+    admin = make_admin(settings)
+    ensure_topics(admin, [spec])
+    source = RdKafkaSource(make_rd_consumer(settings, unique("stayers")), [spec.name])
+
+    def assigned() -> None:
+        deadline = time.monotonic() + 30
+        while source._unassigned_since is not None and time.monotonic() < deadline:
+            source.poll(10, 0.1)
+        assert source._unassigned_since is None, "no partitions assigned"
+
+    try:
+        assigned()
+        member = source.consumer.memberid()
+        source._rejoin(set())
+        assert source._unassigned_since is not None  # a new assignment is awaited
+        assigned()
+        assert source.consumer.memberid() == member
+    finally:
+        source.close()
+        admin.close()
