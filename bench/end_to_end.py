@@ -135,7 +135,8 @@ class Arrivals:
         url = self.settings.api.url.replace("http://", "ws://") + "/ws/transactions?batch=true"
         while not self.stop.is_set():
             try:
-                with connect(url, max_size=None, open_timeout=5) as ws:
+                # no permessage-deflate: on one machine compressing every frame only costs the API CPU
+                with connect(url, max_size=None, open_timeout=5, compression=None) as ws:
                     while not self.stop.is_set():
                         try:
                             message = orjson.loads(ws.recv(timeout=0.5))
@@ -186,7 +187,8 @@ def run_rate(
     count = int(rate * seconds)
     batch = txs[:count]
     del txs[:count]
-    producer = make_rd_producer(settings, "bench", **{"linger.ms": 20})  # as the simulator sends
+    # batched as the simulator batches (SIMULATOR__LINGER_MS)
+    producer = make_rd_producer(settings, "bench", **{"linger.ms": settings.simulator.linger_ms})
     ids = [t.tx_id for t in batch]
     stamped = [_stampable(tx) for tx in batch]
     lag_samples: list[int] = []
@@ -388,7 +390,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--naive", type=int, default=300, help="messages for the naive baseline")
     parser.add_argument("--plot-docs", action="store_true", help="also write docs/bench/end_to_end.png")
-    parser.add_argument("--scorers", type=int, default=1, help="scoring processes in the group")
+    parser.add_argument(
+        "--scorers", type=int, default=2, help="scoring processes in the group (one per core)"
+    )
     parser.add_argument(
         "--replot", action="store_true", help="only draw the plots again from the last report"
     )

@@ -47,7 +47,9 @@ def main() -> None:
         ensure_topics(admin, [spec])
         settings = base.model_copy(update={"topics": base.topics.model_copy(update={"transactions": spec})})
         economy = Economy(base.simulator, seed=1, start=datetime.now(UTC), stamp_produced_at=True)
-        producer = make_producer(settings, "bench-simulator", linger_ms=20, batch_size=512 * 1024)
+        producer = make_producer(
+            settings, "bench-simulator", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
+        )
         seconds = max(options.seconds, 10.0) if rate < 10 else options.seconds
         started = time.perf_counter()
         summary = produce_live(

@@ -61,6 +61,7 @@ IDENTIFIER_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces: ids, addre
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+NO_NUL_PATTERN = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL text cannot hold
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 AmountUsd = Annotated[float, Field(ge=0, le=MAX_AMOUNT_USD, allow_inf_nan=False)]
 Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -134,7 +135,7 @@ class ScoredTransaction(Transaction):
     model_version: Identifier
     xgb_score: Score | None = None
     lstm_score: Score | None = None
-    reasons: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+    reasons: list[Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL_PATTERN)]] = Field(
         default_factory=list, max_length=10
     )
     scored_at: AwareDatetime
@@ -148,7 +149,7 @@ class Label(Message):
     typology: Code | None = None
     source: Literal["ground_truth", "analyst"] = "ground_truth"
     labelled_at: EventTime
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL_PATTERN)] | None = None
     analyst: Identifier | None = None
 
 

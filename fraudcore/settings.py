@@ -336,6 +336,15 @@ class SimulatorSettings(_Group):
     label_delay_hours: float = Field(default=6.0, ge=0, description="median, in simulated time")
     unlabelled_fraction: float = Field(default=0.05, ge=0, le=1, description="fraud never labelled")
     reporting_threshold_usd: float = Field(default=10_000.0, gt=0)
+    linger_ms: int = Field(
+        default=50,
+        ge=0,
+        le=1000,
+        description=(
+            "how long the producer gathers transactions into one request: fewer, larger batches cost "
+            "the broker less (tansu: ~1 ms of CPU a request), each transaction waits up to this long"
+        ),
+    )
 
 
 class StackSettings(_Group):

@@ -139,7 +139,9 @@ def produce_live(
     from fraudcore.stream.broker_watch import BrokerWatch
 
     own_producer = producer is None
-    producer = producer or make_producer(settings, "simulator", linger_ms=20, batch_size=512 * 1024)
+    producer = producer or make_producer(
+        settings, "simulator", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
+    )
     topics = settings.topics
     summary = Summary(economy.seed)
     started = time.perf_counter()

@@ -106,7 +106,9 @@ def replay(
     if own_producer:
         from fraudcore.clients.kafka import make_producer
 
-        producer = make_producer(settings, "simulator-replay", linger_ms=20, batch_size=512 * 1024)
+        producer = make_producer(
+            settings, "simulator-replay", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
+        )
     topics = settings.topics
     reject_file = reject_writer = None
     try:

@@ -56,14 +56,25 @@ class PostgresWriter:
         self.connect = connect
         self.conn: PgConnection | None = None
 
-    def write(self, scored: list[ScoredTransaction], labels: list[Label]) -> set[str]:
-        """Insert ``scored`` and upsert ``labels`` in one transaction; return the tx_ids that were new."""
+    def write(
+        self, scored: list[ScoredTransaction], labels: list[Label], encoded: list[bytes] | None = None
+    ) -> set[str]:
+        """Insert ``scored`` and upsert ``labels`` in one transaction; return the tx_ids that were new.
+
+        ``encoded``: the same transactions as the JSON objects they arrived as, already validated
+        against the schema (the storage consumer has them): sent as they are, not serialised again.
+        """
         conn = self._connection()
         try:
             with conn.cursor() as cur:
                 new: set[str] = set()
                 if scored:
-                    cur.execute(INSERT_SCORED, (_SCORED_BATCH.dump_json(scored, exclude_none=True).decode(),))
+                    batch = (
+                        b"[" + b",".join(encoded) + b"]"
+                        if encoded is not None
+                        else _SCORED_BATCH.dump_json(scored, exclude_none=True)
+                    )
+                    cur.execute(INSERT_SCORED, (batch.decode(),))
                     new = {r[0] for r in cur.fetchall()}
                 if labels:
                     execute_values(

@@ -302,7 +302,8 @@ class FeatureEngine:
             sequence = [*s.sequence[-self.config.sequence_length + 1 :], step] if sequences else []
             return TxFeatures(tx.tx_id, values, step, sequence)
         self._remember(tx, t, usd, log_usd, near, s, r, step)
-        return TxFeatures(tx.tx_id, values, step, [list(v) for v in s.sequence] if sequences else [])
+        # a shallow copy: the step vectors themselves are never changed once pushed
+        return TxFeatures(tx.tx_id, values, step, list(s.sequence) if sequences else [])
 
     def _remember(
         self,

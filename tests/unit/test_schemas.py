@@ -91,6 +91,21 @@ def test_invalid_messages_are_refused_with_a_reason(message: bytes | None, reaso
     assert reason in caught.value.reason
 
 
+def test_free_text_refuses_nul_which_postgresql_cannot_store() -> None:
+    """A NUL in a label's note or a reason would fail the storage consumer's PostgreSQL write on
+    every retry (a poison message): it is refused here, so it goes to the dead-letter topic."""
+    label = {"tx_id": "tx-1", "is_fraud": True, "labelled_at": "2026-11-29T10:00:00Z", "note": "a\x00b"}
+    with pytest.raises(InvalidMessage, match="note: String should match pattern"):
+        decode(Label, json.dumps(label).encode())
+    assert (
+        decode(Label, json.dumps(label | {"note": "a\nb"}).encode()).note == "a\nb"
+    )  # other control characters pass
+    scored = json.loads(raw()) | {"score": 0.5, "predicted_fraud": False, "threshold": 0.5}
+    scored |= {"model_version": "v1", "scored_at": "2026-11-29T10:00:01Z", "reasons": ["x\x00"]}
+    with pytest.raises(InvalidMessage, match=r"reasons\.0: String should match pattern"):
+        decode(ScoredTransaction, json.dumps(scored).encode())
+
+
 def test_missing_fields_are_each_named() -> None:
     with pytest.raises(InvalidMessage) as caught:
         decode(Transaction, b"{}")
