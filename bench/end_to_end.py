@@ -338,13 +338,16 @@ def plot(results: list[RateResult], naive: dict[str, Any], path: Path) -> None:
 
     fig, (left, right, cpu) = plt.subplots(1, 3, figsize=(16, 4.4))
     targets = [r.target for r in results]
+    scorers = max(sum(1 for k in r.cpu_us_per_tx if k.startswith("ml_consumer")) for r in results) or 1
     left.plot(targets, targets, "--", color="grey", label="target")
     left.plot(targets, [r.throughput for r in results], "o-", label="pipeline (scored per s)")
     left.axhline(
         naive["throughput"], color="red", linestyle=":", label=f"naive baseline ({naive['throughput']:.0f}/s)"
     )
     left.set(
-        xlabel="produced per second", ylabel="scored per second", title="Throughput, one consumer of each"
+        xlabel="produced per second",
+        ylabel="scored per second",
+        title=f"Throughput: {scorers} scoring process{'es' if scorers > 1 else ''}, one storage consumer",
     )
     left.legend()
     for key, style in (("p50", "o-"), ("p95", "s-"), ("p99", "^-")):

@@ -16,6 +16,7 @@ from fraudcore.service import serve_metrics, stop_event
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.broker_watch import BrokerWatch
+from fraudcore.stream.collector import Collector
 from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.progress import Progress, timings_ms
 from fraudcore.stream.rdkafka import RdKafkaSource
@@ -98,16 +99,18 @@ def main(settings: Settings) -> None:
         topics=[topics.transactions.name, topics.labels.name],
         model=watcher.version.name if watcher.version else None,
     )
+    collector = Collector().start()  # no automatic cyclic collection while scoring: see its module
     try:
         run(
             source,
             processor,
             policy,
             stop,
-            on_batch=progress.batch,
+            on_batch=collector.after(progress.batch),
         )
     finally:
         log.info("stopping: last batch committed, closing")
         source.close()  # commits nothing: the loop committed what was written
         producer.close(timeout=10)
         broker.stop()
+        collector.stop()

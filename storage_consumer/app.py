@@ -15,6 +15,7 @@ from fraudcore.service import serve_metrics, stop_event
 from fraudcore.settings import Settings
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.broker_watch import BrokerWatch
+from fraudcore.stream.collector import Collector
 from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.progress import Progress, timings_ms
 from fraudcore.stream.rdkafka import RdKafkaSource
@@ -68,13 +69,14 @@ def main(settings: Settings) -> None:
             **timings_ms(processor.last.timings),
         },
     )
+    collector = Collector().start()  # no automatic cyclic collection while storing: see its module
     try:
         run(
             source,
             processor,
             policy,
             stop,
-            on_batch=progress.batch,
+            on_batch=collector.after(progress.batch),
         )
     finally:
         log.info("stopping: last batch committed, closing")
@@ -83,3 +85,4 @@ def main(settings: Settings) -> None:
         processor.producer.close(timeout=10)
         processor.postgres.close()
         broker.stop()
+        collector.stop()
