@@ -1,7 +1,8 @@
 """The whole pipeline under load, and a naive baseline, measured in one run (`make bench`).
 
 Starts its own embedded stack on free ports (Kafka, MongoDB, PostgreSQL, Redis) with the
-scoring consumer, the storage consumer and the API as processes, exactly as `make up` runs them,
+scoring consumer (and, with ``--scorers`` 2, the default, a second one in its group: a process a
+core), the storage consumer and the API as processes, as `make up` runs them,
 and a model version from ``models/`` (run `make models` first). Then, for each target rate, on
 the stack started afresh for it and warmed up with 3,000 transactions, it produces simulated
 transactions (stamped with ``produced_at``) for ``--seconds`` and measures:
