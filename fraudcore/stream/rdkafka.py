@@ -52,14 +52,20 @@ class RdKafkaSource:
     and every member that joins after it then waits for that leader's assignment forever
     (``SyncGroup``: rebalance in progress, every few seconds; reproduced with two bare
     consumers). Subscribing again makes librdkafka join with the same member id and no
-    ``LeaveGroup``. A group that assigns nothing for :data:`GROUP_STALL_S` is logged as an
-    error with what to do.
+    ``LeaveGroup``. A group that assigns nothing for ``stall_s`` while the broker answers is logged
+    as an error with what to do.
     """
 
     def __init__(
-        self, consumer: Consumer, topics: Sequence[str], offsets: OffsetTracker | None = None
+        self,
+        consumer: Consumer,
+        topics: Sequence[str],
+        offsets: OffsetTracker | None = None,
+        stall_s: float = GROUP_STALL_S,
     ) -> None:
         self.consumer = consumer
+        self.stall_s = stall_s
+        self.stalls = 0  # times the group was reported stuck
         self.offsets = offsets or OffsetTracker()
         self.topics = list(topics)
         self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
@@ -138,16 +144,21 @@ class RdKafkaSource:
 
     def _check_stall(self) -> None:
         since = self._unassigned_since
-        if since is None or time.monotonic() - since < GROUP_STALL_S:
+        if since is None or time.monotonic() - since < self.stall_s:
             return
-        self._unassigned_since = time.monotonic()  # again in GROUP_STALL_S if nothing changes
+        self._unassigned_since = time.monotonic()  # again in stall_s if nothing changes
+        try:
+            self.consumer.list_topics(timeout=2)
+        except KafkaException:
+            return  # the broker is away (its watch says so): no group forms without it
+        self.stalls += 1
         log.error(
             "the consumer group has assigned nothing for a while: nothing is read. On the embedded "
             "broker this is tansu's stuck group (a member left it while it was forming): restart the "
             "stack (`make down && make up`; the broker's topics start empty). Otherwise check that the "
             "topics exist and the broker's logs",
             group_member=self.consumer.memberid(),
-            seconds=round(GROUP_STALL_S),
+            seconds=round(self.stall_s),
         )
 
     def _rewind(self) -> None:

@@ -170,3 +170,39 @@ def test_the_source_joins_again_without_leaving_the_group(settings: Settings) ->
     finally:
         source.close()
         admin.close()
+
+
+def test_a_group_left_by_its_leader_while_forming_is_reported_stuck(settings: Settings) -> None:
+    """The embedded broker's stuck group (tansu 0.6), and the error that tells the user what to do.
+
+    A bare consumer joins and leaves (closes) while its group forms; tansu keeps it as the group's
+    leader, so the source joining after it is never assigned anything and says so.
+    """
+    import time
+
+    from fraudcore.clients.rdkafka import make_rd_consumer
+    from fraudcore.stream.rdkafka import RdKafkaSource
+
+    spec = TopicSpec(name=unique("stuck"), partitions=2)
+    admin = make_admin(settings)
+    ensure_topics(admin, [spec])
+    group = unique("stuck-group")
+    leaver = make_rd_consumer(settings, group)
+    leaver.subscribe([spec.name])
+    deadline = time.monotonic() + 10
+    while not leaver.memberid() and time.monotonic() < deadline:
+        leaver.poll(0.05)  # a member id, then its join, held by the broker: the forming group's leader
+    until = time.monotonic() + 0.3
+    while time.monotonic() < until:
+        leaver.poll(0.05)
+    leaver.close()  # LeaveGroup while the group forms
+    source = RdKafkaSource(make_rd_consumer(settings, group), [spec.name], stall_s=3.0)
+    try:
+        deadline = time.monotonic() + 20
+        while source.stalls == 0 and time.monotonic() < deadline:
+            source.poll(10, 0.2)
+        assert source.stalls >= 1
+        assert source._unassigned_since is not None  # never assigned: the group is stuck
+    finally:
+        source.close()
+        admin.close()
