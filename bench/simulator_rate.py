@@ -15,10 +15,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from fraudcore.clients.kafka import ensure_topics, make_consumer, make_producer, wait_kafka
+from fraudcore.clients.kafka import ensure_topics, make_consumer, wait_kafka
 from fraudcore.settings import Settings, TopicSpec, get_settings
 from simulator.economy import Economy
-from simulator.output import produce_live
+from simulator.output import produce_live, simulator_producer
 
 
 def count_records(settings: Settings, topic: str, expected: int, patience_s: float = 10.0) -> int:
@@ -47,9 +47,7 @@ def main() -> None:
         ensure_topics(admin, [spec])
         settings = base.model_copy(update={"topics": base.topics.model_copy(update={"transactions": spec})})
         economy = Economy(base.simulator, seed=1, start=datetime.now(UTC), stamp_produced_at=True)
-        producer = make_producer(
-            settings, "bench-simulator", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
-        )
+        producer = simulator_producer(settings, "bench-simulator")
         seconds = max(options.seconds, 10.0) if rate < 10 else options.seconds
         started = time.perf_counter()
         summary = produce_live(

@@ -112,6 +112,13 @@ def write_offline(economy: Economy, folder: Path, count: int, progress: bool = T
     return summary
 
 
+def simulator_producer(settings: Settings, client_id: str) -> Any:
+    """The simulator's Kafka producer: requests gathered for ``SIMULATOR__LINGER_MS``, batches of 512 KiB."""
+    from fraudcore.clients.kafka import make_producer  # Kafka only when producing: offline runs need none
+
+    return make_producer(settings, client_id, linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024)
+
+
 def produce_live(
     economy: Economy,
     settings: Settings,
@@ -135,13 +142,10 @@ def produce_live(
     topics and the last ``KAFKA__RESEND_WINDOW_S`` seconds are sent again (the scorer stores
     each transaction once).
     """
-    from fraudcore.clients.kafka import make_producer
     from fraudcore.stream.broker_watch import BrokerWatch
 
     own_producer = producer is None
-    producer = producer or make_producer(
-        settings, "simulator", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
-    )
+    producer = producer or simulator_producer(settings, "simulator")
     topics = settings.topics
     summary = Summary(economy.seed)
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from fraudcore.logging import get_logger
 from fraudcore.mapping import ColumnMapping, MappedRow, RejectedRow, map_file
 from fraudcore.schemas import Label, encode
 from fraudcore.settings import Settings
+from simulator.output import simulator_producer
 
 log = get_logger("simulator.replay")
 SHOW_REJECTS = 5
@@ -104,11 +105,7 @@ def replay(
     writer = DatasetWriter(out) if out is not None else None
     own_producer = producer is None and writer is None
     if own_producer:
-        from fraudcore.clients.kafka import make_producer
-
-        producer = make_producer(
-            settings, "simulator-replay", linger_ms=settings.simulator.linger_ms, batch_size=512 * 1024
-        )
+        producer = simulator_producer(settings, "simulator-replay")
     topics = settings.topics
     reject_file = reject_writer = None
     try:

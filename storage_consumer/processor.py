@@ -90,9 +90,7 @@ class StorageProcessor:
         result.timings["decode"] = time.perf_counter() - started
 
         t = time.perf_counter()
-        new = self.postgres.write(
-            [s for s, _ in scored.values()], list(labels.values()), [raw for _, raw in scored.values()]
-        )
+        new = self.postgres.write([raw for _, raw in scored.values()], list(labels.values()))
         result.timings["postgres"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -42,10 +42,13 @@ class RdKafkaSource:
     """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost.
 
     The source subscribes the consumer to ``topics`` itself, and after the broker lost
-    topics (a restart without its data) it joins the group again from scratch once they are
-    back, starting the new logs' partitions at their beginning: a member that joined the
+    topics (a restart without its data) it joins the group again once they are back, with fresh
+    metadata, starting the new logs' partitions at their beginning: a member that joined the
     restarted broker while the topics were still missing could otherwise keep an empty or stale
     assignment, heartbeating happily and reading nothing (seen once in a few dozen restarts).
+    Not solved: tansu 0.6 answers a member that joins again under its id with an unchanged
+    subscription with the assignment it stored before, so such a join does not always help
+    (README, Guarantees).
 
     It joins again by subscribing again, never by leaving the group: the embedded broker
     (tansu 0.6) keeps a member that leaves a group *while it is forming* as that group's leader,
