@@ -131,6 +131,10 @@ class OffsetTracker:
             if offset <= self._next.get(tp, offset):
                 self._committed[tp] = offset
 
+    def committed_offset(self, tp: TopicPartition) -> int | None:
+        """What this consumer last committed on ``tp`` (since the loss, for a lost topic's partition)."""
+        return self._committed.get(tp)
+
     def _reset(self, tp: TopicPartition, committed: int, restarted_at: int) -> None:
         read_to = self._next.get(tp, committed)
         now = time.monotonic()

@@ -14,7 +14,8 @@ from fraudcore.stream.offsets import OffsetTracker
 from fraudcore.stream.ports import CommitRefused, Record
 
 log = get_logger("stream")
-REJOIN_AGAIN_S = 8.0  # after joining again for a lost topic, once more this much later
+TOPICS_BACK_S = 30.0  # after a loss, wait at most this long for every subscribed topic to be back
+NARROWED_S = 15.0  # the join without one topic waits at most this long for its assignment
 GROUP_STALL_S = 60.0  # subscribed this long without any assignment: the group is not forming; say so
 # a commit not stored because the group moved on (the partition's new owner reads the batch again)
 # or the broker is unavailable (a later commit covers the batch, or a restarted consumer reads it again)
@@ -41,22 +42,24 @@ _NOT_STORED = {
 class RdKafkaSource:
     """Reads and commits for the loop; its :class:`OffsetTracker` reports a log the broker lost.
 
-    The source subscribes the consumer to ``topics`` itself, and after the broker lost
-    topics (a restart without its data) it joins the group again once they are back, with fresh
-    metadata, starting the new logs' partitions at their beginning: a member that joined the
-    restarted broker while the topics were still missing could otherwise keep an empty or stale
-    assignment, heartbeating happily and reading nothing (seen once in a few dozen restarts).
-    Not solved: tansu 0.6 answers a member that joins again under its id with an unchanged
-    subscription with the assignment it stored before, so such a join does not always help
-    (README, Guarantees).
+    The source subscribes the consumer to ``topics`` itself. After the broker lost topics (a
+    restart without its data) it waits until every subscribed topic is back, then joins the
+    group again in two steps, first subscribed to all topics but the last, then to all of them,
+    and starts the new logs' partitions at their beginning (or where it has committed on them
+    since). Why two steps: a member that joined the restarted broker while some topics were still
+    missing keeps an assignment without them, and joining again with the same subscription does
+    not help on the embedded broker, tansu 0.6, which answers a member that joins again under its
+    id with unchanged protocol metadata with the assignment it stored before (measured with a
+    bare consumer: 4 of 38 restarts left it reading 2 of 8 partitions; subscribing again: still
+    2; all topics but one, then all: 8). A changed subscription is changed metadata, so tansu
+    starts a new generation and takes the leader's new assignment.
 
-    It joins again by subscribing again, never by leaving the group: the embedded broker
-    (tansu 0.6) keeps a member that leaves a group *while it is forming* as that group's leader,
-    and every member that joins after it then waits for that leader's assignment forever
-    (``SyncGroup``: rebalance in progress, every few seconds; reproduced with two bare
-    consumers). Subscribing again makes librdkafka join with the same member id and no
-    ``LeaveGroup``. A group that assigns nothing for ``stall_s`` while the broker answers is logged
-    as an error with what to do.
+    It never leaves the group to join again: tansu keeps a member that leaves a group *while it
+    is forming* as that group's leader, and every member that joins after it then waits for that
+    leader's assignment forever (``SyncGroup``: rebalance in progress, every few seconds;
+    reproduced with two bare consumers). Subscribing again makes librdkafka join with the same
+    member id and no ``LeaveGroup``. A group that assigns nothing for ``stall_s`` while the
+    broker answers is logged as an error with what to do.
     """
 
     def __init__(
@@ -71,36 +74,52 @@ class RdKafkaSource:
         self.stalls = 0  # times the group was reported stuck
         self.offsets = offsets or OffsetTracker()
         self.topics = list(topics)
-        self._from_beginning: set[str] = set()  # lost topics: their next assignment starts at offset 0
-        self._rejoin_again_at: float | None = None
+        self._from_beginning: set[str] = set()  # lost topics: assigned from 0 (or their new commits)
+        self._lost_at: float | None = None  # topics lost: joining again once they are all back
+        self._next_look = 0.0
+        self._narrowed_at: float | None = None  # subscribed to all topics but the last since then
+        self._narrowed_revoked = False  # an assignment counts once the narrowed join revoked the old one
+        self._narrowed_assigned = False
+        self._widened = False  # subscribed to all topics again: the next assignment ends the re-join
         self._unassigned_since: float | None = None  # subscribed or revoked, not assigned since
         self._subscribe()
 
-    def _subscribe(self) -> None:
+    def _subscribe(self, topics: list[str] | None = None) -> None:
         """Subscribe (again: librdkafka then joins with the same member id, without leaving the group)."""
         self._unassigned_since = time.monotonic()
         self.consumer.subscribe(
-            self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+            topics or self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._unassigned_since = time.monotonic()
+        self._narrowed_revoked = self._narrowed_at is not None
         log_revoked(consumer, partitions)
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._unassigned_since = time.monotonic()
+        self._narrowed_revoked = self._narrowed_at is not None
         log_lost(consumer, partitions)
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._unassigned_since = None  # even an empty one: the group formed (more members than partitions)
         log_assigned(consumer, partitions)
+        if self._narrowed_revoked:
+            self._narrowed_assigned = True
         rewound = {tp.topic for tp in partitions if tp.topic in self._from_beginning}
         if rewound:
+            # whatever the group committed before the loss was noticed belongs to the old logs
             for tp in partitions:
                 if tp.topic in rewound:
-                    tp.offset = OFFSET_BEGINNING
-            log.info("reading the new logs from their beginning", topics=sorted(rewound))
-            self._from_beginning -= rewound
+                    since = self.offsets.committed_offset((tp.topic, tp.partition))
+                    tp.offset = OFFSET_BEGINNING if since is None else since
+            log.info(
+                "reading the new logs from their beginning (or this consumer's commits on them)",
+                topics=sorted(rewound),
+            )
+        if self._widened:  # the re-join is over
+            self._widened = False
+            self._from_beginning.clear()
         consumer.assign(partitions)
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
@@ -113,12 +132,8 @@ class RdKafkaSource:
         out: list[Record] = []
         if self.offsets.rewind_due_pending():
             self._rewind()
-        elif self._rejoin_again_at is not None and time.monotonic() >= self._rejoin_again_at:
-            # once more, a few metadata refreshes later: a join computed while the broker was still
-            # recreating topics can leave some partitions unassigned, and a CI run saw a consumer keep
-            # such an assignment for minutes
-            self._rejoin_again_at = None
-            self._rejoin(set())
+        if self._lost_at is not None or self._narrowed_at is not None:
+            self._rejoin_step()
         self._check_stall()
         first = self.consumer.poll(timeout_s)
         if first is None:
@@ -169,17 +184,53 @@ class RdKafkaSource:
         self._rejoin(self.offsets.rewind_due())
 
     def _rejoin(self, lost: set[str]) -> None:
-        """Join the group again (not leaving it), with fresh metadata, reading ``lost`` from the beginning."""
-        try:  # the join's assignment is computed from this consumer's metadata: refresh it first
-            self.consumer.list_topics(timeout=5)
-        except KafkaException as exc:
-            log.warning("could not refresh the topics' metadata before joining again", error=str(exc)[:200])
+        """Join the group again once every subscribed topic is back, reading ``lost`` from the beginning."""
         lost = lost & set(self.topics)
         self._from_beginning |= lost
-        if lost:
-            self._rejoin_again_at = time.monotonic() + REJOIN_AGAIN_S
-        log.info("joining the group again after the broker lost topics", topics=sorted(lost) or "(again)")
-        self._subscribe()
+        self._lost_at = time.monotonic()
+        self._next_look = 0.0
+        log.info("the broker lost topics: joining the group again once all are back", topics=sorted(lost))
+
+    def _rejoin_step(self) -> None:
+        """The re-join after a loss, one step a poll: topics back, then all but the last, then all of them."""
+        now = time.monotonic()
+        if self._narrowed_at is not None:
+            if self._narrowed_assigned or now - self._narrowed_at >= NARROWED_S:
+                self._narrowed_at = None
+                self._widened = True
+                log.info("joining the group again with every topic", topics=self.topics)
+                self._subscribe()
+            return
+        assert self._lost_at is not None
+        if now < self._next_look:
+            return
+        self._next_look = now + 0.5
+        missing = self._missing_topics()
+        if missing and now - self._lost_at < TOPICS_BACK_S:
+            return
+        if missing:
+            log.warning(
+                "topics still missing after a broker loss: joining the group without them (their broker "
+                "watch recreates them; check that some service watches them)",
+                topics=missing,
+                seconds=round(TOPICS_BACK_S),
+            )
+        self._lost_at = None
+        if len(self.topics) > 1:  # changed metadata: tansu computes the assignment again
+            self._narrowed_at, self._narrowed_revoked, self._narrowed_assigned = now, False, False
+            self._subscribe(self.topics[:-1])
+        else:  # one topic cannot be narrowed: joining again as it is is the best there is
+            self._widened = True
+            self._subscribe()
+
+    def _missing_topics(self) -> list[str]:
+        """Subscribed topics the broker does not list with partitions (this also refreshes the metadata)."""
+        try:
+            listed = self.consumer.list_topics(timeout=5).topics
+        except KafkaException as exc:
+            log.warning("could not read the topics' metadata", error=str(exc)[:200])
+            return list(self.topics)
+        return [t for t in self.topics if t not in listed or listed[t].error or not listed[t].partitions]
 
     def _end(self, topic: str, partition: int) -> int | None:
         """The log end the broker reported with its last fetch response (no request is made)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
@@ -136,36 +138,55 @@ def test_after_a_lost_topic_the_source_joins_again_and_reads_it_from_the_beginni
         admin.close()
 
 
-def test_the_source_joins_again_without_leaving_the_group(settings: Settings) -> None:
-    """Joining again (after a broker loss) keeps the member id: no ``LeaveGroup`` is sent.
+def test_the_source_joins_again_narrowed_then_whole_without_leaving_the_group(settings: Settings) -> None:
+    """After a broker loss the source joins again twice: without its last topic, then with all of them.
 
-    tansu 0.6 keeps a member that sends ``LeaveGroup`` while its group is forming as the group's
-    leader, and every member joining after it waits for that leader's assignment forever (a
-    broker-restart test run stalled the storage consumer so: the source used to join again by
-    unsubscribing). A member that left and joined again would have a new member id.
+    A changed subscription is changed protocol metadata, so tansu 0.6 starts a new generation and
+    takes the new assignment (joining again unchanged, it hands back the stored one). And the member
+    id stays: no ``LeaveGroup`` is sent (tansu keeps a member that leaves a forming group as its
+    leader, and every member joining after it waits for that leader forever).
     """
     import time
+
+    from confluent_kafka import TopicPartition as RdTopicPartition
 
     from fraudcore.clients.rdkafka import make_rd_consumer
     from fraudcore.stream.rdkafka import RdKafkaSource
 
-    spec = TopicSpec(name=unique("rejoin-stays"), partitions=2)
+    first, last = (
+        TopicSpec(name=unique("rejoin-a"), partitions=2),
+        TopicSpec(name=unique("rejoin-b"), partitions=2),
+    )
     admin = make_admin(settings)
-    ensure_topics(admin, [spec])
-    source = RdKafkaSource(make_rd_consumer(settings, unique("stayers")), [spec.name])
+    ensure_topics(admin, [first, last])
+    source = RdKafkaSource(make_rd_consumer(settings, unique("stayers")), [first.name, last.name])
+    assignments: list[set[str]] = []
+    assign = source._assigned
 
-    def assigned() -> None:
-        deadline = time.monotonic() + 30
-        while source._unassigned_since is not None and time.monotonic() < deadline:
+    def noted(consumer: Any, partitions: list[RdTopicPartition]) -> None:
+        assignments.append({tp.topic for tp in partitions})
+        assign(consumer, partitions)
+
+    source._assigned = noted  # type: ignore[method-assign]
+
+    def settled() -> None:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and (
+            source._unassigned_since is not None or source._lost_at or source._narrowed_at or source._widened
+        ):
             source.poll(10, 0.1)
         assert source._unassigned_since is None, "no partitions assigned"
 
     try:
-        assigned()
+        source._subscribe()  # with the noting callback
+        settled()
         member = source.consumer.memberid()
+        assignments.clear()
         source._rejoin(set())
-        assert source._unassigned_since is not None  # a new assignment is awaited
-        assigned()
+        settled()
+        assert assignments[0] == {first.name}  # narrowed: a new generation, a new assignment
+        assert assignments[-1] == {first.name, last.name}
+        assert len(source.consumer.assignment()) == 4
         assert source.consumer.memberid() == member
     finally:
         source.close()
