@@ -37,10 +37,10 @@ status: $(STAMP) ## show each process of the embedded stack and its port
 logs: $(STAMP) ## follow the logs of the embedded stack (make logs S=api for one)
 	$(PY) -m fraudcore.stack logs $(S)
 
-test: $(STAMP) ## run the test suite (starts its own embedded servers); all but the broker restart (make test-faults)
-	$(PY) -m pytest -m "not broker_restart"
+test: $(STAMP) ## run the test suite (starts its own embedded servers), the fault tests included
+	$(PY) -m pytest
 
-test-faults: $(STAMP) ## the fault tests alone, the broker restart included
+test-faults: $(STAMP) ## the fault tests alone
 	$(PY) -m pytest -m faults
 
 test-unit: $(STAMP) ## the fast loop: tests that need no server

@@ -34,7 +34,6 @@ from simulator.output import produce_live
 from tests.helpers import start_service, stop_services, wait_for
 from tests.integration.faults.conftest import counts
 
-# not in `make test` (flaky: a consumer sometimes stalls after the restart); `make test-faults` runs it
 pytestmark = [pytest.mark.faults, pytest.mark.broker_restart, pytest.mark.timeout(900)]
 RATE, COUNT = 60, 6000
 
