@@ -50,7 +50,7 @@ class RdKafkaSource:
     missing keeps an assignment without them, and joining again with the same subscription does
     not help on the embedded broker, tansu 0.6, which answers a member that joins again under its
     id with unchanged protocol metadata with the assignment it stored before (measured with a
-    bare consumer: 4 of 38 restarts left it reading 2 of 8 partitions; subscribing again: still
+    bare consumer: 6 of 28 restarts left it reading 2 of 8 partitions; subscribing again: still
     2; all topics but one, then all: 8). A changed subscription is changed metadata, so tansu
     starts a new generation and takes the leader's new assignment.
 

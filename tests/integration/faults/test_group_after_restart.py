@@ -5,7 +5,7 @@ subscribed source, its topics recreated a moment apart, as the services' broker 
 the first at once, the others up to 3 s later. A member that joined the restarted broker in
 between could keep an assignment without the later topics, because tansu 0.6 answers a member
 joining again under its id with unchanged metadata with the assignment it stored (seen with a
-bare consumer in 4 of 38 restarts; once in CI, as the storage consumer reading only `labels`).
+bare consumer in 6 of 28 restarts; once in CI, as the storage consumer reading only `labels`).
 The source's re-join after the loss (narrowed, then whole) must get every partition each time.
 """
 
