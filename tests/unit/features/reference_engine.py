@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fraudcore.features.engine import FEATURES, FeatureConfig, TxFeatures
+from fraudcore.features.engine import FEATURES, STEP_DECIMALS, FeatureConfig, TxFeatures
 from fraudcore.features.state import AddressState, MemoryStore, StateStore
 from fraudcore.schemas import Transaction
 
@@ -160,6 +160,7 @@ class ReferenceEngine:
             min(_zero(named["pass_through"]), 5.0),
             near,
         ]
+        step = [round(v, STEP_DECIMALS) for v in step]  # kept and fed to the LSTM to 4 decimals
         if (
             tx.tx_id in s.recent_ids
         ):  # a replay (the consumer restarted before committing): remembered already
