@@ -260,7 +260,14 @@ class ScoringSettings(_Group):
     )
     metrics_port: int = Field(default=9101, ge=0, le=65535, description="0: no metrics endpoint")
     state_ttl_days: float = Field(default=30.0, gt=0, description="an idle wallet's feature state expires")
-    reasons: int = Field(default=3, ge=0, le=10, description="reasons given with each score")
+    reasons: int = Field(default=3, ge=0, le=10, description="reasons given with a score")
+    reasons_from: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="reasons for the transactions scoring at least this share of the model's threshold "
+        "(flagged ones and those close to it; 0: every transaction)",
+    )
 
 
 class StorageSettings(_Group):

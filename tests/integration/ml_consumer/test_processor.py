@@ -57,6 +57,37 @@ def test_every_message_is_scored_or_dead_lettered(scoring: Scoring) -> None:
     assert stored and stored["sender_address"] == txs[0].sender_address and 0 <= stored["score"] <= 1
 
 
+def test_reasons_go_to_the_flagged_and_near_flagged_unless_asked_for_every_one(scoring: Scoring) -> None:
+    txs, _ = simulated(1600)
+    topic = scoring.settings.topics.transactions.name
+    policy = BatchPolicy(max_records=200, max_wait_s=0)
+    run(
+        ListSource([encode(t) for t in txs[:800]], topic=topic),
+        scoring.processor,
+        policy,
+        stop_when_idle=True,
+    )
+    first = [decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent]
+    floor = scoring.settings.scoring.reasons_from * first[0].threshold  # SCORING__REASONS_FROM: 0.5
+    near = [s for s in first if s.score >= floor]
+    assert near and len(near) < len(first)
+    assert sum(bool(s.reasons) for s in near) >= 0.9 * len(near)
+    assert not any(s.reasons for s in first if s.score < floor)
+
+    scoring.processor.settings = scoring.settings.model_copy(
+        update={"scoring": scoring.settings.scoring.model_copy(update={"reasons_from": 0.0})}
+    )
+    scoring.producer.sent.clear()
+    run(
+        ListSource([encode(t) for t in txs[800:]], topic=topic),
+        scoring.processor,
+        policy,
+        stop_when_idle=True,
+    )
+    second = [decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent]
+    assert any(s.reasons for s in second if s.score < floor)  # every transaction explained
+
+
 def test_a_replayed_batch_changes_nothing(scoring: Scoring) -> None:
     """A crash after writing, before committing: the batch is read again; nothing stored or counted twice."""
     txs, _ = simulated(1200)
