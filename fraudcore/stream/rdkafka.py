@@ -84,6 +84,11 @@ class RdKafkaSource:
         self._unassigned_since: float | None = None  # subscribed or revoked, not assigned since
         self._subscribe()
 
+    @property
+    def rejoining(self) -> bool:
+        """Whether a re-join after a broker loss is under way (topics awaited, or an assignment)."""
+        return self._lost_at is not None or self._narrowed_at is not None or self._widened
+
     def _subscribe(self, topics: list[str] | None = None) -> None:
         """Subscribe (again: librdkafka then joins with the same member id, without leaving the group)."""
         self._unassigned_since = time.monotonic()

@@ -171,9 +171,7 @@ def test_the_source_joins_again_narrowed_then_whole_without_leaving_the_group(se
 
     def settled() -> None:
         deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and (
-            source._unassigned_since is not None or source._lost_at or source._narrowed_at or source._widened
-        ):
+        while time.monotonic() < deadline and (source._unassigned_since is not None or source.rejoining):
             source.poll(10, 0.1)
         assert source._unassigned_since is None, "no partitions assigned"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudcore.clients.kafka import ensure_topics, make_admin
+from fraudcore.clients.kafka import ensure_topics, wait_kafka
 from fraudcore.clients.rdkafka import make_rd_consumer
 from fraudcore.settings import Settings, TopicSpec
 from fraudcore.stack.servers import kafka_program
@@ -61,20 +61,11 @@ def broker(tmp_path: Path) -> Iterator[tuple[Broker, Settings]]:
 
 
 def create(settings: Settings, specs: list[TopicSpec]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        admin = None
-        try:
-            admin = make_admin(settings)
-            ensure_topics(admin, specs)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-        finally:
-            if admin is not None:
-                admin.close()
+    admin = wait_kafka(settings, timeout_s=20)  # the broker may be starting again
+    try:
+        ensure_topics(admin, specs)
+    finally:
+        admin.close()
 
 
 def test_after_each_restart_the_source_is_assigned_every_partition(broker: tuple[Broker, Settings]) -> None:
@@ -118,9 +109,7 @@ def test_after_each_restart_the_source_is_assigned_every_partition(broker: tuple
             run_until(recreated.is_set, 30)
             back = time.monotonic()
             whole_again = run_until(
-                lambda: (
-                    assigned() == whole and not (source._lost_at or source._narrowed_at or source._widened)
-                ),
+                lambda: assigned() == whole and not source.rejoining,
                 30,
             )
             run_until(None, 3)  # and it stays so
