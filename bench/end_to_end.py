@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -40,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import psutil
 
 from bench.cpu import CpuMeter
@@ -164,13 +164,15 @@ class Arrivals:
                 with connect(url, max_size=None, open_timeout=5, compression=None) as ws:
                     while not self.stop.is_set():
                         try:
-                            message = orjson.loads(ws.recv(timeout=0.5))
+                            frame = ws.recv(timeout=0.5, decode=False)
                         except TimeoutError:
                             continue
-                        if message.get("type") == "transactions":
-                            now = time.time()
-                            for doc in message["data"]:
-                                self.websocket.setdefault(doc["tx_id"], now - _ts(doc["produced_at"]))
+                        now = time.time()
+                        if frame.startswith(b'{"type":"transactions"'):
+                            # the two fields it needs, found in the frame without parsing every document
+                            # (their JSON as stored: each has a tx_id, then a produced_at)
+                            for tx_id, produced in _STAMPS.findall(frame):
+                                self.websocket.setdefault(tx_id.decode(), now - _ts(produced.decode()))
             except Exception:
                 time.sleep(0.5)
 
@@ -188,6 +190,9 @@ def _stampable(tx: Transaction) -> tuple[bytes, bytes]:
 def _now_iso() -> bytes:
     """Now as the schema writes it (``2026-01-02T03:04:05.678901Z``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+
+
+_STAMPS = re.compile(rb'"tx_id":"([^"]+)"[^}]*?"produced_at":"([^"]+)"')
 
 
 def _field(value: bytes, name: str) -> str:
@@ -223,6 +228,7 @@ def run_rate(
     started = time.time()
     topic = settings.topics.transactions.name
     step = max(rate // 100, 1)  # send in bursts every 10 ms: sleeping per message is too coarse
+    stamp = b""
     for i, (key, head) in enumerate(stamped):
         if i % step == 0:
             due = started + i / rate
@@ -231,7 +237,10 @@ def run_rate(
                 time.sleep(due - now)
             if i % (step * 25) == 0:
                 lag_samples.append(i - (len(arrivals.kafka) - base))
-        producer.send(topic, key=key, value=head + _now_iso() + b'"}')
+            # one stamp a burst: its messages are sent within about 0.1 ms of it, and formatting the
+            # time for each message cost this process 2.5 µs a transaction, CPU the pipeline shares
+            stamp = _now_iso() + b'"}'
+        producer.send(topic, key=key, value=head + stamp)
     producer.flush()
     deadline = time.time() + seconds * 3 + 30
     while time.time() < deadline:

@@ -11,7 +11,8 @@ Two outputs per transaction:
   ``nan`` where a feature has no meaning yet (no history) or its field is missing.
 * ``sequence``: the sender's last ``sequence_length`` per-transaction vectors
   (:data:`STEP_FEATURES`, to :data:`STEP_DECIMALS` decimals), oldest first, this transaction
-  last, for the LSTM.
+  last, for the LSTM: packed as float32 rows (:func:`~fraudcore.features.state.pack_rows`),
+  as the LSTM reads them; ``steps()`` unpacks them.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from fraudcore.schemas import Transaction
@@ -24,20 +25,22 @@ Two outputs per transaction:
 >>> row = rows[-1].named()
 >>> round(row["amount_vs_usual"], 1), row["new_counterparty"], row["sender_tx_1h"]
 (13.2, 1.0, 2.0)
->>> len(rows[-1].sequence), len(rows[-1].sequence[0]) == len(STEP_FEATURES)
-(3, True)
+>>> steps = rows[-1].steps()
+>>> len(steps), len(steps[0]) == len(STEP_FEATURES), len(rows[-1].sequence) == 3 * STEP_BYTES
+(3, True, True)
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from fraudcore.features.state import AddressState, MemoryStore, StateStore
+from fraudcore.features.state import AddressState, MemoryStore, StateStore, unpack_rows
 from fraudcore.schemas import Transaction
 from fraudcore.settings import Settings
 
@@ -112,6 +115,9 @@ OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {
     "channel": ("new_channel",),
 }
 ENGINE_VERSION = 1
+# one step vector packed as pack_rows packs a row (ROW_DTYPE: float32, little-endian), in C
+_STEP = struct.Struct("<" + "f" * len(STEP_FEATURES))
+STEP_BYTES = _STEP.size
 
 
 def unavailable(missing_fields: Iterable[str]) -> set[str]:
@@ -139,15 +145,19 @@ class FeatureConfig:
         return cls(settings.models.sequence_length, settings.simulator.reporting_threshold_usd)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 0.7 µs against 0.2, per transaction
 class TxFeatures:
     tx_id: str
     values: list[float]
     step: list[float]  # this transaction's own vector (the last of ``sequence``)
-    sequence: list[list[float]]
+    sequence: bytes  # the sender's last step vectors, this one last, packed (pack_rows)
 
     def named(self) -> dict[str, float]:
         return dict(zip(FEATURES, self.values, strict=True))
+
+    def steps(self) -> list[list[float]]:
+        """``sequence`` unpacked: a list of step vectors (float32 values), oldest first."""
+        return unpack_rows(self.sequence, len(self.step))
 
 
 class FeatureEngine:
@@ -301,14 +311,16 @@ class FeatureEngine:
             round(min(_zero(pass_through), 5.0), STEP_DECIMALS),
             near,
         ]
+        row = _STEP.pack(*step)
+        length = self.config.sequence_length
         if (
             tx.tx_id in s.recent_ids
         ):  # a replay (the consumer restarted before committing): remembered already
-            sequence = [*s.sequence[-self.config.sequence_length + 1 :], step] if sequences else []
+            sequence = _last_rows(s.sequence, length - 1) + row if sequences else b""
             return TxFeatures(tx.tx_id, values, step, sequence)
         self._remember(tx, t, usd, log_usd, near, s, r, step)
-        # a shallow copy: the step vectors themselves are never changed once pushed
-        return TxFeatures(tx.tx_id, values, step, list(s.sequence) if sequences else [])
+        s.sequence = _last_rows(s.sequence + row, length)
+        return TxFeatures(tx.tx_id, values, step, s.sequence if sequences else b"")
 
     def _remember(
         self,
@@ -342,7 +354,6 @@ class FeatureEngine:
             s.channels.append(tx.channel.value)
         if near:
             _push(s.near_threshold, t, 50)
-        _push(s.sequence, step, self.config.sequence_length)
         r.n_received += 1
         _push(r.inflow, [t, usd, tx.sender_address], MAX_EVENTS)
         # dealing with a known-bad address exposes the other side (one hop)
@@ -395,6 +406,11 @@ def _push(items: list, value: object, limit: int) -> None:  # type: ignore[type-
     items.append(value)
     if len(items) > limit:
         del items[0]
+
+
+def _last_rows(packed: bytes, rows: int) -> bytes:
+    """The last ``rows`` step vectors of a packed sequence."""
+    return packed[max(len(packed) - rows * STEP_BYTES, 0) :]
 
 
 def _new(value: str | None, seen: list[str], has_history: bool) -> float:

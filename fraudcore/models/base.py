@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from fraudcore.features import FEATURES, STEP_FEATURES, TxFeatures, unavailable
+from fraudcore.features.state import ROW_DTYPE
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,23 @@ class Inputs:
 
     @classmethod
     def of_features(cls, features: Sequence[TxFeatures], steps: int) -> Inputs:
-        """A batch from the engine: its values, and sequences cut to ``steps``, zero-padded in front."""
+        """A batch from the engine: its values, and sequences cut to ``steps``, zero-padded in front.
+
+        The engine's sequences are float32 rows already (:func:`~fraudcore.features.state.pack_rows`):
+        the batch's is one buffer of them, read in place.
+        """
         x = np.asarray([f.values for f in features], dtype=np.float32)
         width = len(features[0].step) if features else 0
-        sequences = np.zeros((len(features), steps, width), dtype=np.float32)
-        for i, f in enumerate(features):
-            kept = f.sequence[-steps:]
-            if kept:
-                sequences[i, steps - len(kept) :] = kept
-        return cls.of(x, sequences)
+        size = steps * width * np.dtype(ROW_DTYPE).itemsize
+        padding = bytes(size)
+        parts = []
+        for f in features:
+            kept = f.sequence[-size:] if size else b""
+            if len(kept) < size:
+                parts.append(padding[len(kept) :])
+            parts.append(kept)
+        sequences = np.frombuffer(b"".join(parts), dtype=ROW_DTYPE).reshape(len(features), steps, width)
+        return cls.of(x, sequences.astype(np.float32, copy=False))  # native order: no copy
 
 
 @dataclass(frozen=True)

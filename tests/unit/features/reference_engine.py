@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fraudcore.features.engine import FEATURES, STEP_DECIMALS, FeatureConfig, TxFeatures
-from fraudcore.features.state import AddressState, MemoryStore, StateStore
+from fraudcore.features.engine import FEATURES, STEP_DECIMALS, STEP_FEATURES, FeatureConfig, TxFeatures
+from fraudcore.features.state import AddressState, MemoryStore, StateStore, pack_rows, unpack_rows
 from fraudcore.schemas import Transaction
 
 NAN = math.nan
@@ -164,10 +164,10 @@ class ReferenceEngine:
         if (
             tx.tx_id in s.recent_ids
         ):  # a replay (the consumer restarted before committing): remembered already
-            sequence = [*s.sequence[-self.config.sequence_length + 1 :], step] if sequences else []
-            return TxFeatures(tx.tx_id, values, step, sequence)
+            sequence = [*_rows(s)[-self.config.sequence_length + 1 :], step] if sequences else []
+            return TxFeatures(tx.tx_id, values, step, pack_rows(sequence))
         self._remember(tx, t, usd, log_usd, near, s, r, step)
-        return TxFeatures(tx.tx_id, values, step, [list(v) for v in s.sequence] if sequences else [])
+        return TxFeatures(tx.tx_id, values, step, s.sequence if sequences else b"")
 
     def _remember(
         self,
@@ -198,7 +198,9 @@ class ReferenceEngine:
             s.channels.append(tx.channel.value)
         if near:
             _push(s.near_threshold, t, 50)
-        _push(s.sequence, step, self.config.sequence_length)
+        rows = _rows(s)  # the state keeps them packed (as the engine does since): unpacked, pushed, packed
+        _push(rows, step, self.config.sequence_length)
+        s.sequence = pack_rows(rows)
         r.n_received += 1
         _push(r.inflow, [t, usd, tx.sender_address], MAX_EVENTS)
         # dealing with a known-bad address exposes the other side (one hop)
@@ -206,6 +208,10 @@ class ReferenceEngine:
             s.exposed_at = t
         if s.bad_at is not None and r.exposed_at is None:
             r.exposed_at = t
+
+
+def _rows(state: AddressState) -> list[list[float]]:
+    return unpack_rows(state.sequence, len(STEP_FEATURES))
 
 
 def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:

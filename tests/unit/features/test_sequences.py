@@ -23,6 +23,6 @@ def test_rebuilt_sequences_equal_the_engine_state() -> None:
     rebuilt = history.sequences(np.arange(len(txs)))
     assert rebuilt.shape == (len(txs), 5, len(STEP_FEATURES))
     for i, feats in enumerate(online):
-        kept = np.asarray(feats.sequence, dtype=np.float32)
+        kept = np.asarray(feats.steps(), dtype=np.float32)
         assert np.array_equal(rebuilt[i, 5 - len(kept) :], kept)
         assert not rebuilt[i, : 5 - len(kept)].any()  # zero padding in front
