@@ -10,11 +10,9 @@ store, the model watcher), so tests run it on in-memory sources. It works in two
   encode the MongoDB documents and the fraud / legit messages; labels teach the feature
   state here too;
 * :meth:`ScoringProcessor.write`, which the loop may run on a background thread while the
-  next batch is prepared: save the batch's feature states in Redis (serialised by
-  ``prepare``; until then the next batch reads them from memory, see
-  :class:`~fraudcore.features.state.WriteBehind`), insert the documents into MongoDB
-  (acknowledged), send the messages and flush the producer (acknowledged, or it raises).
-  The loop commits offsets only after it returns.
+  next batch is prepared: insert the documents into MongoDB (acknowledged), send the
+  messages and flush the producer (acknowledged, or it raises). The loop commits offsets
+  only after it returns.
 
 Writes are idempotent on ``tx_id`` (the MongoDB ``_id``): a batch read again after a crash
 inserts nothing twice, is not remembered twice by the feature state, and is routed again with
@@ -24,7 +22,7 @@ already there), never scored twice.
 
 Finding replays costs no MongoDB query in the steady state: a transaction can be stored only
 if it was prepared before, and preparing it put its id in its sender's state (the last 64
-sends, saved in Redis before the MongoDB insert). So MongoDB is asked only about the transactions
+sends, in Redis, saved before the write). So MongoDB is asked only about the transactions
 their sender's state remembers (after a crash: the batch read again). One the state forgot
 (a wallet that sent 64 more since) is caught by the insert (duplicate ``_id``) and routed with
 the stored score all the same.
@@ -46,7 +44,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from fraudcore.features import AddressState, FeatureEngine, TxFeatures
-from fraudcore.features.state import MemoryStore, Preloaded, RedisStore, WriteBehind
+from fraudcore.features.state import Preloaded
 from fraudcore.logging import get_logger
 from fraudcore.models.base import Inputs
 from fraudcore.models.registry import ModelVersion, ModelWatcher
@@ -106,7 +104,6 @@ class Routed:
 class Prepared:
     """A prepared batch: what :meth:`ScoringProcessor.write` stores and sends."""
 
-    states: dict[str, bytes]  # the feature states it changed, serialised: saved first
     docs: list[dict[str, Any]]  # to insert (idempotent on _id)
     messages: list[tuple[str, bytes | None, bytes]]  # (topic, key, value); the scored ones first
     scored_ids: list[str]  # the transactions scored in this batch, in the order of their messages
@@ -129,9 +126,6 @@ class ScoringProcessor:
         self.pending_labels = db["pending_labels"]
         self.producer = producer
         self.engine = engine
-        if not isinstance(engine.store, RedisStore | MemoryStore):
-            raise TypeError("the scorer keeps feature states in a RedisStore (or, in tests, a MemoryStore)")
-        self.states = WriteBehind(engine.store)
         self.models = models
         self.clock = clock
         self.topics = settings.topics
@@ -181,7 +175,9 @@ class ScoringProcessor:
         t = time.perf_counter()
         again = [self._previous[tx.tx_id] for tx in txs if tx.tx_id in self._previous]
         candidates = [tx for tx in txs if tx.tx_id not in self._previous]
-        states = self.states.load({a for tx in candidates for a in (tx.sender_address, tx.receiver_address)})
+        states = self.engine.store.load(
+            {a for tx in candidates for a in (tx.sender_address, tx.receiver_address)}
+        )
         loading = time.perf_counter() - t
         t = time.perf_counter()
         stored = self._already_stored([tx.tx_id for tx in candidates if _remembered(states, tx)])
@@ -190,7 +186,7 @@ class ScoringProcessor:
         result.replayed = len(txs) - len(fresh)
         t = time.perf_counter()
         # the engine, on the states just loaded: they are not loaded twice
-        engine = FeatureEngine(Preloaded(states, self.states), self.engine.config)
+        engine = FeatureEngine(Preloaded(states, self.engine.store), self.engine.config)
         features = engine.transform(fresh)
         result.timings["features"] = loading + time.perf_counter() - t
         t = time.perf_counter()
@@ -212,16 +208,10 @@ class ScoringProcessor:
         result.timings["labels"] = time.perf_counter() - t
         result.scored = len(scored)
         ids = [r.doc["_id"] for r in scored]
-        states_json = self.states.batch_done()
-        return Prepared(
-            states_json, [r.doc for r in batch], messages, ids, [r.doc["score"] for r in scored], result
-        )
+        return Prepared([r.doc for r in batch], messages, ids, [r.doc["score"] for r in scored], result)
 
     def write(self, work: Prepared) -> None:
         result = work.result
-        t = time.perf_counter()
-        self.states.write(work.states)  # before the insert: see "Finding replays" above
-        result.timings["state"] = time.perf_counter() - t
         t = time.perf_counter()
         already = self._store(work.docs)
         late = [i for i, tx_id in enumerate(work.scored_ids) if tx_id in already]
@@ -357,7 +347,7 @@ class ScoringProcessor:
             if early:
                 marks += [(scored_receivers[e["_id"]], e["labelled_at"].timestamp()) for e in early]
                 self.pending_labels.delete_many({"_id": {"$in": [e["_id"] for e in early]}})
-        FeatureEngine(self.states, self.engine.config).learn_labels(marks)
+        self.engine.learn_labels(marks)
 
     def _labels_may_be_waiting(self) -> bool:
         """Whether to look for early labels: a cheap count every few seconds spares a query per batch."""

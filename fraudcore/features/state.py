@@ -141,9 +141,6 @@ class MemoryStore:
     def save(self, states: Mapping[str, AddressState]) -> None:
         self.states.update(states)
 
-    def save_json(self, states: Mapping[str, bytes]) -> None:
-        self.save({address: AddressState.from_json(text) for address, text in states.items()})
-
     def __len__(self) -> int:
         return len(self.states)
 
@@ -177,59 +174,10 @@ class RedisStore:
         }
 
     def save(self, states: Mapping[str, AddressState]) -> None:
-        self.save_json({address: state.to_json() for address, state in states.items()})
-
-    def save_json(self, states: Mapping[str, bytes]) -> None:
-        """Save states serialised already (:meth:`AddressState.to_json`)."""
         if not states:
             return
         prefix = self.prefix
-        self._set_all(keys=[prefix + address for address in states], args=[self.ttl_s, *states.values()])
-
-
-class WriteBehind:
-    """The scorer's view of the Redis states: saves serialised at once, sent to Redis later by the write.
-
-    The scoring consumer prepares batch N+1 while batch N is written (see
-    :mod:`fraudcore.stream.loop`). Saving batch N's states is part of that write, so the
-    preparing thread does not wait on Redis (measured: 23 µs a transaction, 12 of them waiting).
-    Until it is written, what batch N left is newer than Redis: :meth:`load` serves those states
-    from memory, and only the others from Redis. The states are serialised when saved, so the
-    next batch may go on changing the objects while the write sends the bytes.
-
-    >>> store = MemoryStore()
-    >>> behind = WriteBehind(store)
-    >>> behind.save({"0xabc": AddressState(first_seen=1.0, n_sent=1)})
-    >>> store.load(["0xabc"]), behind.load(["0xabc"])["0xabc"].n_sent
-    ({'0xabc': None}, 1)
-    >>> pending = behind.batch_done()
-    >>> behind.write(pending)
-    >>> store.load(["0xabc"])["0xabc"].n_sent
-    1
-    """
-
-    def __init__(self, store: RedisStore | MemoryStore) -> None:
-        self.store = store
-        self._previous: dict[str, AddressState] = {}  # what the batch before left (its write may be running)
-        self._current: dict[str, AddressState] = {}  # what the batch being prepared changed
-        self._pending: dict[str, bytes] = {}
-
-    def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
-        wanted = list(dict.fromkeys(addresses))
-        newer = {**self._previous, **self._current}
-        missing = [a for a in wanted if a not in newer]
-        more = self.store.load(missing) if missing else {}
-        return {a: newer[a] if a in newer else more[a] for a in wanted}
-
-    def save(self, states: Mapping[str, AddressState]) -> None:
-        self._current.update(states)
-        self._pending.update({address: state.to_json() for address, state in states.items()})
-
-    def batch_done(self) -> dict[str, bytes]:
-        """End of a batch's preparation: its states, serialised, for :meth:`write`."""
-        self._previous, self._current = self._current, {}
-        pending, self._pending = self._pending, {}
-        return pending
-
-    def write(self, states: Mapping[str, bytes]) -> None:
-        self.store.save_json(states)
+        self._set_all(
+            keys=[prefix + address for address in states],
+            args=[self.ttl_s, *(state.to_json() for state in states.values())],
+        )

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
-from fraudcore.features import AddressState, FeatureConfig, FeatureEngine, RedisStore
-from fraudcore.features.state import WriteBehind
-from fraudcore.models.registry import ModelWatcher
+from fraudcore.features import AddressState
 from fraudcore.schemas import DeadLetter, ScoredTransaction, Transaction, decode, encode
 from fraudcore.stream import BatchPolicy, run
 from fraudcore.stream.memory import ListSource
 from fraudcore.stream.ports import Record
-from ml_consumer.processor import ScoringProcessor, _from_mongo
-from tests.helpers import unique
-from tests.integration.ml_consumer.conftest import ListProducer, Scoring, simulated
+from ml_consumer.processor import _from_mongo
+from tests.integration.ml_consumer.conftest import Scoring, simulated
 
 BAD = [
     b"not json",
@@ -126,7 +123,6 @@ def test_a_replay_its_state_forgot_is_routed_with_the_stored_score(scoring: Scor
         scoring.redis.delete(key)
     scoring.producer.sent.clear()
     scoring.processor._previous.clear()  # a restarted consumer
-    scoring.processor.states = WriteBehind(scoring.processor.states.store)
     source.committed = -1
     source.rewind()
     run(source, scoring.processor, policy, stop_when_idle=True)
@@ -211,55 +207,6 @@ def test_routed_messages_follow_the_schema_and_match_what_is_stored(scoring: Sco
         same = {"scored_at", "event_time", "produced_at"}  # MongoDB keeps milliseconds
         assert stored.model_dump(exclude=same) == routed.model_dump(exclude=same)
         assert abs((stored.scored_at - routed.scored_at).total_seconds()) < 0.001
-
-
-def test_a_batch_prepared_while_the_one_before_is_written_sees_that_ones_states(scoring: Scoring) -> None:
-    """Batch N's feature states go to Redis in its write; batch N+1, prepared meanwhile, reads them here.
-
-    Prepared and written in the loop's overlapped order (each batch prepared before the one before
-    it is written), the scores and the final Redis states are those of the batches run one by one.
-    """
-    txs, _ = simulated(900, seed=34)
-    topic = scoring.settings.topics.transactions.name
-    batches = [
-        [Record(topic, 0, i, t.key, encode(t), 0) for i, t in enumerate(txs[j : j + 300], j)]
-        for j in (0, 300, 600)
-    ]
-    behind = scoring.processor
-    first = behind.prepare(batches[0])
-    sender = txs[0].sender_address
-    assert scoring.redis.get(scoring.prefix + sender) is None  # not saved yet: its write will
-    second = behind.prepare(batches[1])
-    behind.write(first)
-    third = behind.prepare(batches[2])
-    behind.write(second)
-    behind.write(third)
-
-    prefix = unique("fs") + ":"
-    settings = scoring.settings.model_copy(
-        update={"mongo": scoring.settings.mongo.model_copy(update={"database": unique("score")})}
-    )
-    out = ListProducer()
-    one_by_one = ScoringProcessor(
-        settings,
-        scoring.db.client[settings.mongo.database],
-        out,
-        FeatureEngine(RedisStore(scoring.redis, prefix=prefix), FeatureConfig()),
-        ModelWatcher(scoring.models, every_s=0.0),
-    )
-    for batch in batches:
-        one_by_one.process(batch)
-
-    def routed(sent: list[tuple[str, bytes | None, bytes]]) -> dict[str, tuple[float, float, float]]:
-        return {
-            s.tx_id: (s.score, s.xgb_score or 0.0, s.lstm_score or 0.0)
-            for s in (decode(ScoredTransaction, v) for _, _, v in sent)
-        }
-
-    assert routed(scoring.producer.sent) == routed(out.sent)
-    wallets = {a for t in txs for a in (t.sender_address, t.receiver_address)}
-    for wallet in wallets:
-        assert scoring.redis.get(scoring.prefix + wallet) == scoring.redis.get(prefix + wallet), wallet
 
 
 def test_a_transaction_delivered_again_in_the_next_batch_is_routed_as_before_not_scored_again(
