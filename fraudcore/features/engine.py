@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from fraudcore.features.state import AddressState, MemoryStore, StateStore, unpack_rows
+from fraudcore.features.state import AddressState, MemoryStore, StateStore, last_rows, unpack_rows
 from fraudcore.schemas import Transaction
 from fraudcore.settings import Settings
 
@@ -316,10 +316,10 @@ class FeatureEngine:
         if (
             tx.tx_id in s.recent_ids
         ):  # a replay (the consumer restarted before committing): remembered already
-            sequence = _last_rows(s.sequence, length - 1) + row if sequences else b""
+            sequence = last_rows(s.sequence, length - 1, len(step)) + row if sequences else b""
             return TxFeatures(tx.tx_id, values, step, sequence)
         self._remember(tx, t, usd, log_usd, near, s, r, step)
-        s.sequence = _last_rows(s.sequence + row, length)
+        s.sequence = last_rows(s.sequence + row, length, len(step))
         return TxFeatures(tx.tx_id, values, step, s.sequence if sequences else b"")
 
     def _remember(
@@ -406,11 +406,6 @@ def _push(items: list, value: object, limit: int) -> None:  # type: ignore[type-
     items.append(value)
     if len(items) > limit:
         del items[0]
-
-
-def _last_rows(packed: bytes, rows: int) -> bytes:
-    """The last ``rows`` step vectors of a packed sequence."""
-    return packed[max(len(packed) - rows * STEP_BYTES, 0) :]
 
 
 def _new(value: str | None, seen: list[str], has_history: bool) -> float:

@@ -30,6 +30,7 @@ import orjson
 from redis import Redis
 
 ROW_DTYPE = "<f4"  # a step vector's values as the LSTM takes them: float32, little-endian
+_ROW_ITEM = np.dtype(ROW_DTYPE).itemsize
 
 
 def pack_rows(rows: Sequence[Sequence[float]]) -> bytes:
@@ -43,6 +44,15 @@ def pack_rows(rows: Sequence[Sequence[float]]) -> bytes:
     [[0.5, 1.0], [2.0, 0.25]]
     """
     return np.asarray(rows, dtype=ROW_DTYPE).tobytes() if len(rows) else b""
+
+
+def last_rows(packed: bytes, rows: int, width: int) -> bytes:
+    """The last ``rows`` rows of ``width`` values of :func:`pack_rows`' output (all of them if fewer).
+
+    >>> unpack_rows(last_rows(pack_rows([[1.0], [2.0], [3.0]]), 2, width=1), width=1)
+    [[2.0], [3.0]]
+    """
+    return packed[max(len(packed) - rows * width * _ROW_ITEM, 0) :]
 
 
 def unpack_rows(packed: bytes, width: int) -> list[list[float]]:

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from fraudcore.features import FEATURES, STEP_FEATURES, TxFeatures, unavailable
-from fraudcore.features.state import ROW_DTYPE
+from fraudcore.features.state import ROW_DTYPE, last_rows
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Inputs:
         padding = bytes(size)
         parts = []
         for f in features:
-            kept = f.sequence[-size:] if size else b""
+            kept = last_rows(f.sequence, steps, width)
             if len(kept) < size:
                 parts.append(padding[len(kept) :])
             parts.append(kept)
