@@ -107,7 +107,7 @@ def test_a_replayed_batch_changes_nothing(scoring: Scoring) -> None:
     again = [decode(ScoredTransaction, v) for _, _, v in scoring.producer.sent]
     assert len(again) == 600 and all(first[s.tx_id] == s.score for s in again)  # routed again, same score
     sender = txs[-1].sender_address
-    state = AddressState.from_json(scoring.redis.get(scoring.prefix + sender))
+    state = AddressState.from_bytes(scoring.redis.get(scoring.prefix + sender))
     assert state.n_sent == sum(t.sender_address == sender for t in txs)  # remembered once
 
 
@@ -147,7 +147,7 @@ def test_labels_teach_exposure_even_when_they_come_first(scoring: Scoring) -> No
     source = ListSource([encode(t) for t in txs], topic=topics.transactions.name)
     run(source, scoring.processor, BatchPolicy(max_records=500, max_wait_s=0), stop_when_idle=True)
     assert scoring.db["pending_labels"].count_documents({}) == 0
-    state = AddressState.from_json(scoring.redis.get(scoring.prefix + target.receiver_address))
+    state = AddressState.from_bytes(scoring.redis.get(scoring.prefix + target.receiver_address))
     assert (
         state.bad_at is not None and abs(state.bad_at - label.labelled_at.timestamp()) < 0.001
     )  # MongoDB keeps ms
@@ -233,5 +233,5 @@ def test_a_transaction_delivered_again_in_the_next_batch_is_routed_as_before_not
     assert processor.last.scored == 200 and processor.last.replayed == 50
     assert scoring.db["transactions"].count_documents({}) == 400
     sender = txs[199].sender_address
-    state = AddressState.from_json(scoring.redis.get(scoring.prefix + sender))
+    state = AddressState.from_bytes(scoring.redis.get(scoring.prefix + sender))
     assert state.n_sent == sum(t.sender_address == sender for t in txs)  # remembered once

@@ -37,7 +37,7 @@ def assert_same(events: list[Transaction | Label], batch: int) -> None:
         assert a.sequence == b.sequence
     assert new_store.states.keys() == old_store.states.keys()
     for address, state in new_store.states.items():
-        assert state.to_json() == old_store.states[address].to_json(), address
+        assert state.to_bytes() == old_store.states[address].to_bytes(), address
 
 
 def test_the_simulator_stream_gives_the_same_features_and_state() -> None:
