@@ -61,7 +61,7 @@ class TopicSettings(_Group):
     ``transactions`` has a partition for each scoring consumer that may share the work (up to
     4); the others one each, as one storage consumer reads them: a partition more is a batch
     more each producer sends per flush and a log more each fetch reads (the embedded broker's
-    CPU a transaction at 5,000 tx/s: 46-48 µs with fraud 2, legit 4, labels 2; 44 with 1 each).
+    CPU a transaction at 5,000 tx/s: 46-49 µs with fraud 2, legit 4, labels 2; 39-44 with 1 each).
     """
 
     transactions: TopicSpec = TopicSpec(name="transactions", partitions=4)
