@@ -56,6 +56,17 @@ def last_rows(packed: bytes, rows: int, width: int) -> bytes:
     return packed[max(len(packed) - rows * width * _ROW_ITEM, 0) :]
 
 
+def padded_rows(packed: bytes, rows: int, width: int) -> bytes:
+    """Exactly ``rows`` rows: the last ones of ``packed``, zero rows in front if it has fewer.
+
+    >>> unpack_rows(padded_rows(pack_rows([[1.0], [2.0]]), 3, width=1), width=1)
+    [[0.0], [1.0], [2.0]]
+    """
+    kept = last_rows(packed, rows, width)
+    missing = rows * width * _ROW_ITEM - len(kept)
+    return bytes(missing) + kept if missing else kept
+
+
 def unpack_rows(packed: bytes, width: int) -> list[list[float]]:
     """The rows of :func:`pack_rows` as lists of floats (float32 values)."""
     return np.frombuffer(packed, dtype=ROW_DTYPE).reshape(-1, width).tolist()

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from fraudcore.features import FEATURES, STEP_FEATURES, TxFeatures, unavailable
-from fraudcore.features.state import ROW_DTYPE, last_rows
+from fraudcore.features.state import ROW_DTYPE, padded_rows
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,8 @@ class Inputs:
         """
         x = np.asarray([f.values for f in features], dtype=np.float32)
         width = len(features[0].step) if features else 0
-        size = steps * width * np.dtype(ROW_DTYPE).itemsize
-        padding = bytes(size)
-        parts = []
-        for f in features:
-            kept = last_rows(f.sequence, steps, width)
-            if len(kept) < size:
-                parts.append(padding[len(kept) :])
-            parts.append(kept)
-        sequences = np.frombuffer(b"".join(parts), dtype=ROW_DTYPE).reshape(len(features), steps, width)
+        packed = b"".join([padded_rows(f.sequence, steps, width) for f in features])
+        sequences = np.frombuffer(packed, dtype=ROW_DTYPE).reshape(len(features), steps, width)
         return cls.of(x, sequences.astype(np.float32, copy=False))  # native order: no copy
 
 
