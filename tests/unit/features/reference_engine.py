@@ -2,16 +2,19 @@
 ``test_engine_equivalence``: the engine must give the same features and leave the same state.
 
 Only the per-transaction code is copied; the feature lists, the config and the store are the engine's own.
+Its state is the state as it was then too (:class:`RowState`: event lists as ``[time, usd, peer, ...]``
+rows); :func:`as_state` turns one into the engine's :class:`AddressState` to compare them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fraudcore.features.engine import FEATURES, STEP_DECIMALS, STEP_FEATURES, FeatureConfig, TxFeatures
-from fraudcore.features.state import AddressState, MemoryStore, StateStore, pack_rows, unpack_rows
+from fraudcore.features.state import AddressState, Events, MemoryStore, StateStore, pack_rows, unpack_rows
 from fraudcore.schemas import Transaction
 
 NAN = math.nan
@@ -20,6 +23,36 @@ MAX_EVENTS = 200
 MAX_COUNTERPARTIES = 40
 MAX_DEVICES = 8
 MAX_RECENT_IDS = 64
+
+
+@dataclass(slots=True)
+class RowState:
+    """:class:`AddressState` with its event lists as rows, as it was."""
+
+    first_seen: float
+    n_sent: int = 0
+    last_sent: float | None = None
+    log_mean: float = 0.0
+    log_m2: float = 0.0
+    total_sent_usd: float = 0.0
+    sent: list[list[Any]] = field(default_factory=list)  # [time, usd, receiver, was new], last 24 h
+    counterparties: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    last_new_access: float | None = None
+    near_threshold: list[float] = field(default_factory=list)
+    sequence: bytes = b""
+    n_received: int = 0
+    inflow: list[list[Any]] = field(default_factory=list)  # [time, usd, sender], last 24 h
+    bad_at: float | None = None
+    exposed_at: float | None = None
+    recent_ids: list[str] = field(default_factory=list)
+
+
+def as_state(old: RowState) -> AddressState:
+    values = {f.name: getattr(old, f.name) for f in fields(RowState)}
+    return AddressState(**values | {"sent": Events.of_rows(old.sent), "inflow": Events.of_rows(old.inflow)})
 
 
 class ReferenceEngine:
@@ -50,10 +83,10 @@ class ReferenceEngine:
         if not marks:
             return
         loaded = self.store.load(a for a, _ in marks)
-        changed: dict[str, AddressState] = {}
+        changed: dict[str, RowState] = {}
         exposed: dict[str, float] = {}
         for address, at in marks:
-            state = changed.get(address) or loaded.get(address) or AddressState(first_seen=at)
+            state = changed.get(address) or loaded.get(address) or RowState(first_seen=at)
             if state.bad_at is None or at < state.bad_at:
                 state.bad_at = at
             changed[address] = state
@@ -71,16 +104,16 @@ class ReferenceEngine:
 
     # --- one transaction ------------------------------------------------------------
 
-    def _one(self, tx: Transaction, states: dict[str, AddressState | None], sequences: bool) -> TxFeatures:
+    def _one(self, tx: Transaction, states: dict[str, RowState | None], sequences: bool) -> TxFeatures:
         t = tx.event_time.timestamp()
         usd = tx.amount_usd
         s = states.get(tx.sender_address)
         if s is None:
-            s = states[tx.sender_address] = AddressState(first_seen=t)
+            s = states[tx.sender_address] = RowState(first_seen=t)
         r = states.get(tx.receiver_address)
         receiver_seen = r is not None
         if r is None:
-            r = states[tx.receiver_address] = AddressState(first_seen=t)
+            r = states[tx.receiver_address] = RowState(first_seen=t)
         _expire(s, t)
         _expire(r, t)
 
@@ -176,8 +209,8 @@ class ReferenceEngine:
         usd: float,
         log_usd: float,
         near: float,
-        s: AddressState,
-        r: AddressState,
+        s: RowState,
+        r: RowState,
         step: list[float],
     ) -> None:
         _push(s.recent_ids, tx.tx_id, MAX_RECENT_IDS)
@@ -210,7 +243,7 @@ class ReferenceEngine:
             r.exposed_at = t
 
 
-def _rows(state: AddressState) -> list[list[float]]:
+def _rows(state: RowState) -> list[list[float]]:
     return unpack_rows(state.sequence, len(STEP_FEATURES))
 
 
@@ -222,7 +255,7 @@ def _last_hour(events: list[list[Any]], t: float) -> list[list[Any]]:
     return events[start:]
 
 
-def _expire(state: AddressState, t: float) -> None:
+def _expire(state: RowState, t: float) -> None:
     if state.sent and state.sent[0][0] <= t - DAY:
         state.sent = [e for e in state.sent if e[0] > t - DAY]
     if state.inflow and state.inflow[0][0] <= t - DAY:

@@ -20,7 +20,7 @@ from fraudcore.settings import SimulatorSettings
 from simulator.economy import Economy, SimulatedTransaction
 from simulator.output import take
 from tests.helpers import feed_like_the_scorer
-from tests.unit.features.reference_engine import ReferenceEngine
+from tests.unit.features.reference_engine import ReferenceEngine, as_state
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -37,7 +37,7 @@ def assert_same(events: list[Transaction | Label], batch: int) -> None:
         assert a.sequence == b.sequence
     assert new_store.states.keys() == old_store.states.keys()
     for address, state in new_store.states.items():
-        assert state.to_bytes() == old_store.states[address].to_bytes(), address
+        assert state.to_bytes() == as_state(old_store.states[address]).to_bytes(), address
 
 
 def test_the_simulator_stream_gives_the_same_features_and_state() -> None:
