@@ -8,7 +8,8 @@ store, the model watcher), so tests run it on in-memory sources. It works in two
   validate (invalid messages to the dead-letter topic, with the reason), find replays,
   featurise (the feature state in Redis follows the stream in order), score, explain, and
   encode the MongoDB documents and the fraud / legit messages; labels teach the feature
-  state here too;
+  state here too. The states are saved while the batch is scored, and confirmed by Redis
+  before ``prepare`` returns;
 * :meth:`ScoringProcessor.write`, which the loop may run on a background thread while the
   next batch is prepared: insert the documents into MongoDB (acknowledged), send the
   messages and flush the producer (acknowledged, or it raises). The loop commits offsets
@@ -205,6 +206,9 @@ class ScoringProcessor:
         )
         self._learn(labels, known, {tx.tx_id: tx.receiver_address for tx in fresh}, result)
         self._previous = {r.doc["_id"]: r for r in batch}
+        # the states were sent to Redis after the features; Redis stored them while this batch was
+        # scored and encoded: the batch is prepared once Redis confirms them (or raises, retried whole)
+        self.engine.store.sync()
         result.timings["labels"] = time.perf_counter() - t
         result.scored = len(scored)
         ids = [r.doc["_id"] for r in scored]

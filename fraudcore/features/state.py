@@ -291,7 +291,13 @@ class StateStore(Protocol):
 
     def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]: ...
 
-    def save(self, states: Mapping[str, AddressState]) -> None: ...
+    def save(self, states: Mapping[str, AddressState]) -> None:
+        """Store ``states``; a store may finish this in the background: :meth:`sync` waits for it."""
+        ...
+
+    def sync(self) -> None:
+        """Return once everything saved is stored; raise if it could not be."""
+        ...
 
 
 class Preloaded:
@@ -314,6 +320,9 @@ class Preloaded:
     def save(self, states: Mapping[str, AddressState]) -> None:
         self.store.save(states)
 
+    def sync(self) -> None:
+        self.store.sync()
+
 
 class MemoryStore:
     """States as Python objects in a dict: for training and evaluation on history."""
@@ -326,6 +335,9 @@ class MemoryStore:
 
     def save(self, states: Mapping[str, AddressState]) -> None:
         self.states.update(states)
+
+    def sync(self) -> None:
+        """Saved already: a dict update."""
 
     def __len__(self) -> int:
         return len(self.states)
@@ -341,19 +353,43 @@ return #KEYS
 """
 
 
+def resp_command(*args: bytes | str | int) -> bytes:
+    r"""A Redis command in the wire protocol (RESP), as one buffer.
+
+    redis-py's packer (hiredis) copies large arguments slowly: 2.1 µs for a 1.8 KB state, against
+    0.5 here (measured on the states of a scoring batch).
+
+    >>> resp_command("SET", "k", b"v", 10)
+    b'*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\n10\r\n'
+    """
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(parts)
+
+
 class RedisStore:
-    """States as MessagePack records in Redis, one key per address, with a TTL so idle addresses expire."""
+    """States as MessagePack records in Redis, one key per address, with a TTL so idle addresses expire.
+
+    :meth:`save` sends a batch's states and returns without waiting for Redis: the caller goes on
+    (a scoring batch is scored and its documents built) while Redis stores them. :meth:`sync`
+    reads the answer, raising if Redis refused or failed; the next :meth:`load` or :meth:`save`
+    syncs first, so it always sees what was saved before it. Measured on the scoring consumer's
+    thread at 5,000 tx/s: waiting for that answer was 9.5 % of its time.
+    """
 
     def __init__(self, client: Redis, prefix: str = "fs:", ttl_s: int = 30 * 86400) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
-        self._set_all = client.register_script(_SET_ALL)  # EVALSHA, loaded again if Redis lost it
+        self._saving: Any = None  # the connection whose answer to a save is not read yet
 
     def load(self, addresses: Iterable[str]) -> dict[str, AddressState | None]:
         keys = list(dict.fromkeys(addresses))
         if not keys:
             return {}
+        self.sync()
         values: list[bytes | None] = self.client.mget([self.prefix + a for a in keys])  # type: ignore[assignment]
         load = AddressState.from_bytes
         return {a: load(v) if v is not None else None for a, v in zip(keys, values, strict=True)}
@@ -361,8 +397,33 @@ class RedisStore:
     def save(self, states: Mapping[str, AddressState]) -> None:
         if not states:
             return
+        self.sync()
         prefix = self.prefix
-        self._set_all(
-            keys=[prefix + address for address in states],
-            args=[self.ttl_s, *(state.to_bytes() for state in states.values())],
+        command = resp_command(
+            "EVAL",
+            _SET_ALL,
+            len(states),
+            *(prefix + address for address in states),
+            self.ttl_s,
+            *(state.to_bytes() for state in states.values()),
         )
+        pool = self.client.connection_pool
+        connection: Any = pool.get_connection()  # redis-py leaves its connection methods untyped
+        try:
+            connection.send_packed_command([command])  # on a failure it disconnects, then raises
+        except BaseException:
+            pool.release(connection)
+            raise
+        self._saving = connection
+
+    def sync(self) -> None:
+        connection, self._saving = self._saving, None
+        if connection is None:
+            return
+        try:
+            connection.read_response()  # raises Redis's error, or the connection's
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            self.client.connection_pool.release(connection)

@@ -12,6 +12,7 @@ import pytest
 
 from fraudcore.features import FEATURES, schema_version
 from fraudcore.models.base import Inputs
+from fraudcore.models.lstm import SIZES
 from fraudcore.models.registry import (
     MANIFEST,
     ModelError,
@@ -65,6 +66,22 @@ def test_a_loaded_version_scores_like_the_one_trained(
     assert combined[truth == 1].mean() > 5 * combined[truth == 0].mean()
     again = load_version(models, "v0001").score(inputs)[0]
     assert np.allclose(combined, again, atol=1e-6)  # deterministic after a reload
+
+
+def test_the_lstm_compiled_by_xla_gives_the_same_probabilities(
+    trained: tuple[Path, subprocess.CompletedProcess[str]], small_history: Path
+) -> None:
+    models, _ = trained
+    lstm = load_version(models, "v0001", threads=1).lstm
+    history = load_history(small_history, progress=False)
+    batches = {n: history.sequences(np.arange(n)) for n in (1, 37, 500, SIZES[-1])}
+    kernels = {n: lstm.predict_sequences(x) for n, x in batches.items()}  # before: TensorFlow's kernels
+    lstm.start_compiling().join()
+    assert set(SIZES) <= lstm._ready
+    for n, x in batches.items():  # padded up to a compiled size, the padding's results dropped
+        compiled = lstm.predict_sequences(x)
+        assert compiled.shape == (n,)
+        assert np.allclose(compiled, kernels[n], atol=1e-5)
 
 
 def test_writing_is_atomic_and_numbers_go_up(
