@@ -158,11 +158,14 @@ class SequenceModel:
         tf = _tf()
         started = time.perf_counter()
         _, steps, width = self.model.input_shape
+        # this function's sizes: a fit() meanwhile starts afresh, and they are not taken for the new model's
+        ready: set[int] = set()
         try:
             compiled = self._compiled = self._function(jit_compile=True)
+            self._ready = ready
             for size in SIZES:
                 compiled(tf.zeros((size, steps, width), dtype=tf.float32))
-                self._ready.add(size)
+                ready.add(size)
         except Exception as exc:  # the kernels still score: slower, not wrong
             log.warning(
                 "the LSTM could not be compiled by XLA; it runs on TensorFlow's kernels",
