@@ -264,6 +264,11 @@ class ScoringSettings(_Group):
     reload_check_s: float = Field(
         default=5.0, gt=0, description="how often to look for a newer model version"
     )
+    compile_lstm: bool = Field(
+        default=True,
+        description="compile the LSTM with XLA once a version is loaded (~10 s of CPU in the background; "
+        "then half the LSTM's CPU a row). False: TensorFlow's kernels only",
+    )
     metrics_port: int = Field(default=9101, ge=0, le=65535, description="0: no metrics endpoint")
     state_ttl_days: float = Field(default=30.0, gt=0, description="an idle wallet's feature state expires")
     reasons: int = Field(default=3, ge=0, le=10, description="reasons given with a score")

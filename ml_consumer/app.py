@@ -38,7 +38,7 @@ def build(
         store,
         FeatureConfig.from_settings(settings),
     )
-    watcher = ModelWatcher(settings.models.dir, scoring.reload_check_s)
+    watcher = ModelWatcher(settings.models.dir, scoring.reload_check_s, compile_lstm=scoring.compile_lstm)
     producer = producer or make_rd_producer(settings, "ml-consumer")
     return ScoringProcessor(settings, mongo_db(mongo, settings), producer, engine, watcher), watcher
 
@@ -114,3 +114,4 @@ def main(settings: Settings) -> None:
         producer.close(timeout=10)
         broker.stop()
         collector.stop()
+        watcher.close()

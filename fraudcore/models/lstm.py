@@ -62,6 +62,7 @@ class SequenceModel:
         self._predict: Any = None  # the model as a tf.function on TensorFlow's kernels
         self._compiled: Any = None  # the model as a tf.function compiled by XLA
         self._ready: set[int] = set()  # the SIZES that XLA has compiled it for
+        self._compiling: tuple[threading.Thread, threading.Event] | None = None
 
     def _build(self, steps: int, width: int, sample: np.ndarray) -> Any:
         tf = _tf()
@@ -149,12 +150,29 @@ class SequenceModel:
 
         ~0.4 s of CPU a size (10 s in all, once a version is loaded for scoring); batches are
         scored meanwhile on TensorFlow's kernels, so nothing waits for it. Logs when done.
+
+        The thread is not a daemon: a process that exits while XLA compiles can crash in the
+        interpreter's teardown (SIGSEGV, seen when the scoring consumer was stopped seconds
+        after it started), so exiting waits for it. :meth:`stop_compiling` makes that wait
+        one size at most.
         """
-        thread = threading.Thread(target=self._compile_all, name="lstm-xla", daemon=True)
+        self.stop_compiling()
+        stop = threading.Event()
+        thread = threading.Thread(target=self._compile_all, args=(stop,), name="lstm-xla")
+        self._compiling = (thread, stop)
         thread.start()
         return thread
 
-    def _compile_all(self) -> None:
+    def stop_compiling(self, timeout_s: float = 60.0) -> None:
+        """Stop compiling after the size in progress and wait for the thread; sizes compiled stay in use."""
+        if self._compiling is None:
+            return
+        thread, stop = self._compiling
+        stop.set()
+        thread.join(timeout_s)
+        self._compiling = None
+
+    def _compile_all(self, stop: threading.Event) -> None:
         tf = _tf()
         started = time.perf_counter()
         _, steps, width = self.model.input_shape
@@ -164,6 +182,9 @@ class SequenceModel:
             compiled = self._compiled = self._function(jit_compile=True)
             self._ready = ready
             for size in SIZES:
+                if stop.is_set():
+                    log.info("LSTM compiling stopped", sizes=len(ready), of=len(SIZES))
+                    return
                 compiled(tf.zeros((size, steps, width), dtype=tf.float32))
                 ready.add(size)
         except Exception as exc:  # the kernels still score: slower, not wrong

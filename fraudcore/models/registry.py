@@ -207,15 +207,19 @@ class ModelWatcher:
 
     A watcher serves a scoring loop, which scores on the loop's thread: its versions predict
     with one CPU thread each (``threads``), the LSTM compiled by XLA in the background once
-    loaded (:meth:`SequenceModel.start_compiling`). On two cores shared with the batch writer and the
-    servers, a second thread mostly spins: scoring and explaining a batch of 2,000 took
-    64 µs of CPU per transaction with two, 36 with one.
+    loaded (:meth:`SequenceModel.start_compiling`; off with ``compile_lstm=False``).
+    :meth:`close` stops that compiling, so a process can exit without waiting for it. On two
+    cores shared with the batch writer and the servers, a second thread mostly spins: scoring
+    and explaining a batch of 2,000 took 64 µs of CPU per transaction with two, 36 with one.
     """
 
-    def __init__(self, folder: Path, every_s: float = 5.0, threads: int = 1) -> None:
+    def __init__(
+        self, folder: Path, every_s: float = 5.0, threads: int = 1, compile_lstm: bool = True
+    ) -> None:
         self.folder = folder
         self.every_s = every_s
         self.threads = threads
+        self.compile_lstm = compile_lstm
         self.version: ModelVersion | None = None
         self.refused: dict[str, str] = {}
         self._checked = 0.0
@@ -243,9 +247,17 @@ class ModelWatcher:
             )
             return
         previous = self.version.name if self.version else None
+        if self.version is not None:
+            self.version.lstm.stop_compiling()  # no longer scores: its compiling would only take CPU
         self.version = loaded
         log.info("model version loaded", version=newest, previous=previous, threshold=loaded.threshold)
-        loaded.lstm.start_compiling()  # faster scoring in a few seconds; it scores meanwhile
+        if self.compile_lstm:
+            loaded.lstm.start_compiling()  # faster scoring in a few seconds; it scores meanwhile
+
+    def close(self) -> None:
+        """Stop the current version's compiling (the process can then exit at once)."""
+        if self.version is not None:
+            self.version.lstm.stop_compiling()
 
     def _newest_candidate(self) -> str | None:
         current = schema_version()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +57,7 @@ class Scoring:
 
 
 @pytest.fixture
-def scoring(settings: Settings, trained: tuple[Path, Any], tmp_path: Path) -> Scoring:
+def scoring(settings: Settings, trained: tuple[Path, Any], tmp_path: Path) -> Iterator[Scoring]:
     models = tmp_path / "models"
     shutil.copytree(trained[0], models)
     test_settings = settings.model_copy(
@@ -70,8 +71,10 @@ def scoring(settings: Settings, trained: tuple[Path, Any], tmp_path: Path) -> Sc
     prefix = unique("fs") + ":"
     engine = FeatureEngine(RedisStore(redis, prefix=prefix), FeatureConfig())
     producer = ListProducer()
-    processor = ScoringProcessor(test_settings, db, producer, engine, ModelWatcher(models, every_s=0.0))
-    return Scoring(test_settings, processor, producer, models, db, redis, prefix)
+    watcher = ModelWatcher(models, every_s=0.0)
+    processor = ScoringProcessor(test_settings, db, producer, engine, watcher)
+    yield Scoring(test_settings, processor, producer, models, db, redis, prefix)
+    watcher.close()
 
 
 def simulated(count: int, seed: int = 30) -> tuple[list[Transaction], list[Label]]:

@@ -37,13 +37,15 @@ def test_a_version_trained_from_a_csv_scores_that_file_in_the_consumer(
     db = make_mongo(test_settings)[test_settings.mongo.database]
     engine = FeatureEngine(RedisStore(make_redis(test_settings), prefix=unique("fs") + ":"), FeatureConfig())
     producer = ListProducer()
-    processor = ScoringProcessor(test_settings, db, producer, engine, ModelWatcher(models, every_s=0.0))
+    watcher = ModelWatcher(models, every_s=0.0)
+    processor = ScoringProcessor(test_settings, db, producer, engine, watcher)
 
     csv_path, mapping_path = byod_csv
     rows = [r for good, _ in map_file(csv_path, ColumnMapping.load(mapping_path)) for r in good][-3000:]
     assert all(r.tx.device_id is None and r.tx.channel is None for r in rows)  # nothing optional
     source = ListSource([encode(r.tx) for r in rows], topic=test_settings.topics.transactions.name)
     stats = run(source, processor, BatchPolicy(max_records=500, max_wait_s=0), stop_when_idle=True)
+    watcher.close()
     assert stats.records == 3000 and source.committed == 2999  # the last offset
 
     topics = test_settings.topics

@@ -103,6 +103,26 @@ def test_kill_9_mid_stream_then_restart_stores_exactly_the_produced_set(
     assert len(routed) == COUNT  # every transaction routed (some twice after the kill: at-least-once)
 
 
+def test_stopped_while_the_lstm_compiles_it_exits_cleanly(
+    service_settings: Settings, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A process that exited while XLA compiled crashed in the interpreter's teardown (SIGSEGV)."""
+    settings = service_settings
+    economy = Economy(SimulatorSettings(accounts=300), seed=42, start=datetime(2026, 7, 1, tzinfo=UTC))
+    produce_live(economy, settings, rate=20_000, count=2000)
+    stored = make_mongo(settings)[settings.mongo.database]["transactions"]
+    log = tmp_path / "ml_consumer.log"
+    scorer = start_service("ml_consumer", settings, log)
+    processes.append(scorer)
+    wait_for(lambda: stored.count_documents({}) >= 2000, 60, "2000 scored")
+    assert "LSTM compiled by XLA" not in log.read_text()  # seconds after the version loaded: ~10 s to go
+    scorer.send_signal(signal.SIGTERM)
+    assert scorer.wait(30) == 0
+    text = log.read_text()
+    assert "LSTM compiling stopped" in text or "LSTM compiled by XLA" in text
+    assert "Traceback" not in text
+
+
 def scored_count(port: int) -> float:
     for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
         if line.startswith('fraud_scoring_messages_total{outcome="scored"}'):

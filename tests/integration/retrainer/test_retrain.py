@@ -65,7 +65,8 @@ def pipeline(
     )
     db = make_mongo(test)[scored_db]
     engine = FeatureEngine(RedisStore(make_redis(test), prefix=f"{scored_db}:"), FeatureConfig())
-    scorer = ScoringProcessor(test, db, ListProducer(), engine, ModelWatcher(models, every_s=0.0))
+    watcher = ModelWatcher(models, every_s=0.0)
+    scorer = ScoringProcessor(test, db, ListProducer(), engine, watcher)
     txs, labels = simulated(COUNT + 500, seed=90)
     if db["transactions"].estimated_document_count() == 0:  # the first test of the module scores them
         source = ListSource([encode(t) for t in txs[:COUNT]], topic=test.topics.transactions.name)
@@ -73,6 +74,7 @@ def pipeline(
         scored = {t.tx_id for t in txs[:COUNT]}
         MongoLabels(db).apply([x for x in labels if x.tx_id in scored])  # as the storage consumer does
     yield Pipeline(test, db, scorer, [encode(t) for t in txs[COUNT:]])
+    watcher.close()
 
 
 def test_a_retrain_promotes_a_candidate_and_the_scorer_switches_to_it(pipeline: Pipeline) -> None:

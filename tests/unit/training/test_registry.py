@@ -16,6 +16,7 @@ from fraudcore.models.lstm import SIZES
 from fraudcore.models.registry import (
     MANIFEST,
     ModelError,
+    ModelWatcher,
     combine,
     latest_approved,
     load_version,
@@ -82,6 +83,23 @@ def test_the_lstm_compiled_by_xla_gives_the_same_probabilities(
         compiled = lstm.predict_sequences(x)
         assert compiled.shape == (n,)
         assert np.allclose(compiled, kernels[n], atol=1e-5)
+
+
+def test_a_watcher_stops_compiling_when_closed_and_the_lstm_still_scores(
+    trained: tuple[Path, subprocess.CompletedProcess[str]], small_history: Path
+) -> None:
+    models, _ = trained
+    x = load_history(small_history, progress=False).sequences(np.arange(300))
+    plain = ModelWatcher(models, compile_lstm=False).current()
+    assert plain is not None and plain.lstm._compiling is None  # SCORING__COMPILE_LSTM=false
+    watcher = ModelWatcher(models)
+    version = watcher.current()
+    assert version is not None and version.lstm._compiling is not None
+    thread = version.lstm._compiling[0]
+    watcher.close()  # as the scoring consumer does when it stops: a process must not exit mid-compile
+    assert not thread.is_alive()
+    assert len(version.lstm._ready) < len(SIZES)  # stopped after the size in progress (10 s for all)
+    assert np.allclose(version.lstm.predict_sequences(x), plain.lstm.predict_sequences(x), atol=1e-5)
 
 
 def test_writing_is_atomic_and_numbers_go_up(
