@@ -32,6 +32,7 @@ first version of such a consumer is often written. It prints a table, writes
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import shutil
@@ -81,6 +82,21 @@ class RateResult:
     cpu_us_per_tx: dict[str, float] = field(default_factory=dict)  # per process, children included
     steady: float = 0.0  # the rate the pipeline kept up with, its latency (growth) taken out: see steady()
     latency_growth_ms_per_s: float = 0.0
+    by_second: dict[str, list[float]] = field(default_factory=dict)  # p50 / p99 to the topics, a second sent
+
+
+def by_second(rate: int, latencies: list[float | None]) -> dict[str, list[float]]:
+    """The latency to the topics of the transactions sent in each second of a run, p50 and p99 in ms.
+
+    >>> by_second(2, [0.1, 0.3, 0.2, None, 0.4])
+    {'p50': [200.0, 200.0, 400.0], 'p99': [298.0, 200.0, 400.0]}
+    """
+    seconds: dict[int, list[float]] = {}
+    for i, latency in enumerate(latencies):
+        if latency is not None:
+            seconds.setdefault(i // rate, []).append(latency * 1000)
+    ordered = [seconds[k] for k in sorted(seconds)]
+    return {q: [round(float(np.percentile(v, int(q[1:]))), 1) for v in ordered] for q in ("p50", "p99")}
 
 
 def steady(rate: int, latencies: list[float | None]) -> tuple[float, float]:
@@ -227,32 +243,40 @@ def run_rate(
     stamped = [_stampable(tx) for tx in batch]
     lag_samples: list[int] = []
     base = len(arrivals.kafka)
+    # no cyclic collection in this process while it measures: holding the run's transactions (a
+    # few million objects), it collected once ~20 s into every run, a core for about a second,
+    # and the pipeline's latency jumped by 400-600 ms then (seen per second, 60 s runs at 5,000/s)
+    gc.collect()
+    gc.disable()
     if meter is not None:
         meter.mark()
     started = time.time()
     topic = settings.topics.transactions.name
     step = max(rate // 100, 1)  # send in bursts every 10 ms: sleeping per message is too coarse
     stamp = b""
-    for i, (key, head) in enumerate(stamped):
-        if i % step == 0:
-            due = started + i / rate
-            now = time.time()
-            if due > now:
-                time.sleep(due - now)
-            if i % (step * 25) == 0:
-                lag_samples.append(i - (len(arrivals.kafka) - base))
-            # one stamp a burst: its messages are sent within about 0.1 ms of it, and formatting the
-            # time for each message cost this process 2.5 µs a transaction, CPU the pipeline shares
-            stamp = _now_iso() + b'"}'
-        producer.send(topic, key=key, value=head + stamp)
-    producer.flush()
-    deadline = time.time() + seconds * 3 + 30
-    while time.time() < deadline:
-        got = sum(1 for x in ids if x in arrivals.kafka)
-        lag_samples.append(count - got)
-        if got >= count:
-            break
-        time.sleep(0.5)
+    try:
+        for i, (key, head) in enumerate(stamped):
+            if i % step == 0:
+                due = started + i / rate
+                now = time.time()
+                if due > now:
+                    time.sleep(due - now)
+                if i % (step * 25) == 0:
+                    lag_samples.append(i - (len(arrivals.kafka) - base))
+                # one stamp a burst: its messages are sent within about 0.1 ms of it, and formatting the
+                # time for each message cost this process 2.5 µs a transaction, CPU the pipeline shares
+                stamp = _now_iso() + b'"}'
+            producer.send(topic, key=key, value=head + stamp)
+        producer.flush()
+        deadline = time.time() + seconds * 3 + 30
+        while time.time() < deadline:
+            got = sum(1 for x in ids if x in arrivals.kafka)
+            lag_samples.append(count - got)
+            if got >= count:
+                break
+            time.sleep(0.5)
+    finally:
+        gc.enable()
     time.sleep(1.0)  # the WebSocket trails the topics by the storage consumer's batch
     cpu = meter.since() if meter is not None else {}
     arrived = [arrivals.kafka[x] for x in ids if x in arrivals.kafka]
@@ -275,6 +299,7 @@ def run_rate(
         cpu_us_per_tx={name: round(t / count * 1e6, 1) for name, t in cpu.items()},
         steady=round(kept_up, 1),
         latency_growth_ms_per_s=round(growth, 2),
+        by_second=by_second(rate, [arrivals.kafka.get(x) for x in ids]),
     )
 
 
@@ -383,7 +408,7 @@ def plot(results: list[RateResult], naive: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right, cpu) = plt.subplots(1, 3, figsize=(16, 4.4))
+    fig, ((left, right), (cpu, over)) = plt.subplots(2, 2, figsize=(14, 8.8))
     targets = [r.target for r in results]
     scorers = max(sum(1 for k in r.cpu_us_per_tx if k.startswith("ml_consumer")) for r in results) or 1
     left.plot(targets, targets, "--", color="grey", label="target")
@@ -430,6 +455,17 @@ def plot(results: list[RateResult], naive: dict[str, Any], path: Path) -> None:
         ylim=(0, top),
     )
     cpu.legend(fontsize=7, ncol=2, loc="upper right")
+    for r in results:
+        series = r.by_second.get("p99", [])
+        over.plot(range(len(series)), series, label=f"{r.target:,}/s (steady {r.steady:,.0f})")
+    over.axhline(250, color="grey", linestyle=":", label="250 ms")
+    over.set(
+        xlabel="second of the run (when sent)",
+        ylabel="ms since produced",
+        yscale="log",
+        title="Latency to fraud/legit over the run (p99 of each second)",
+    )
+    over.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

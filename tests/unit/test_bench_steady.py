@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.end_to_end import steady
+from bench.end_to_end import by_second, steady
 
 
 def test_a_pipeline_that_keeps_up_in_batches_scores_the_input_rate() -> None:
@@ -23,3 +23,12 @@ def test_a_backlog_shows_as_the_pipelines_own_rate() -> None:
 
 def test_too_few_arrivals_give_nothing() -> None:
     assert steady(5000, [None] * 1000) == (0.0, 0.0)
+
+
+def test_each_second_has_its_percentiles_and_a_backlog_rises() -> None:
+    latencies: list[float | None] = [i / 4700 - i / 5000 + 0.3 for i in range(15_000)]  # 3 s at 5,000/s
+    latencies[5000:10_000] = [None] * 5000  # a second whose transactions never arrived is left out
+    seconds = by_second(5000, latencies)
+    assert len(seconds["p50"]) == len(seconds["p99"]) == 2
+    assert seconds["p50"][0] == pytest.approx(300 + 2500 * (1 / 4.7 - 1 / 5), abs=1)  # ms
+    assert seconds["p50"][0] < seconds["p99"][0] < seconds["p50"][1]
