@@ -163,13 +163,17 @@ class SequenceModel:
         thread.start()
         return thread
 
-    def stop_compiling(self, timeout_s: float = 60.0) -> None:
-        """Stop compiling after the size in progress and wait for the thread; sizes compiled stay in use."""
+    def stop_compiling(self, wait: bool = True, timeout_s: float = 60.0) -> None:
+        """Stop compiling after the size in progress (and wait for that, unless ``wait`` is False).
+
+        The sizes already compiled stay in use.
+        """
         if self._compiling is None:
             return
         thread, stop = self._compiling
         stop.set()
-        thread.join(timeout_s)
+        if wait:
+            thread.join(timeout_s)
         self._compiling = None
 
     def _compile_all(self, stop: threading.Event) -> None:

@@ -248,7 +248,8 @@ class ModelWatcher:
             return
         previous = self.version.name if self.version else None
         if self.version is not None:
-            self.version.lstm.stop_compiling()  # no longer scores: its compiling would only take CPU
+            # it no longer scores: its compiling would only take CPU (not waited for between batches)
+            self.version.lstm.stop_compiling(wait=False)
         self.version = loaded
         log.info("model version loaded", version=newest, previous=previous, threshold=loaded.threshold)
         if self.compile_lstm:

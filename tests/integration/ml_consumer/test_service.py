@@ -114,13 +114,14 @@ def test_stopped_while_the_lstm_compiles_it_exits_cleanly(
     log = tmp_path / "ml_consumer.log"
     scorer = start_service("ml_consumer", settings, log)
     processes.append(scorer)
-    wait_for(lambda: stored.count_documents({}) >= 2000, 60, "2000 scored")
-    assert "LSTM compiled by XLA" not in log.read_text()  # seconds after the version loaded: ~10 s to go
+    wait_for(lambda: stored.count_documents({}) >= 1000, 60, "1000 scored")
+    compiling = "LSTM compiled by XLA" not in log.read_text()  # 1-3 s after the version loaded: ~10 s to go
     scorer.send_signal(signal.SIGTERM)
     assert scorer.wait(30) == 0
     text = log.read_text()
-    assert "LSTM compiling stopped" in text or "LSTM compiled by XLA" in text
     assert "Traceback" not in text
+    if compiling:  # (else this machine compiled faster than it scored 1,000, and there was nothing to stop)
+        assert "LSTM compiling stopped" in text or "LSTM compiled by XLA" in text
 
 
 def scored_count(port: int) -> float:
