@@ -96,7 +96,7 @@ def by_second(rate: int, latencies: list[float | None]) -> dict[str, list[float]
         if latency is not None:
             seconds.setdefault(i // rate, []).append(latency * 1000)
     ordered = [seconds[k] for k in sorted(seconds)]
-    return {q: [round(float(np.percentile(v, int(q[1:]))), 1) for v in ordered] for q in ("p50", "p99")}
+    return {f"p{q}": [round(float(np.percentile(v, q)), 1) for v in ordered] for q in (50, 99)}
 
 
 def steady(rate: int, latencies: list[float | None]) -> tuple[float, float]:
@@ -279,13 +279,14 @@ def run_rate(
         gc.enable()
     time.sleep(1.0)  # the WebSocket trails the topics by the storage consumer's batch
     cpu = meter.since() if meter is not None else {}
-    arrived = [arrivals.kafka[x] for x in ids if x in arrivals.kafka]
+    latencies = [arrivals.kafka.get(x) for x in ids]  # None: never arrived
+    arrived = [latency for latency in latencies if latency is not None]
     last = max(
-        (started + i / rate + arrivals.kafka[x] for i, x in enumerate(ids) if x in arrivals.kafka),
+        (started + i / rate + latency for i, latency in enumerate(latencies) if latency is not None),
         default=started,
     )
     elapsed = max(last - started, 1e-9)
-    kept_up, growth = steady(rate, [arrivals.kafka.get(x) for x in ids])
+    kept_up, growth = steady(rate, latencies)
     return RateResult(
         target=rate,
         produced=count,
@@ -299,7 +300,7 @@ def run_rate(
         cpu_us_per_tx={name: round(t / count * 1e6, 1) for name, t in cpu.items()},
         steady=round(kept_up, 1),
         latency_growth_ms_per_s=round(growth, 2),
-        by_second=by_second(rate, [arrivals.kafka.get(x) for x in ids]),
+        by_second=by_second(rate, latencies),
     )
 
 
